@@ -255,7 +255,7 @@ class Runtime:
         try:
             result = fn.callable(*args, **kwargs)
             if pyinspect.iscoroutine(result):
-                result = self._submit(result).result()
+                result = self._submit(name, result).result()
         except Exception as exc:
             raise CallError.from_exception(name, exc) from exc
         return result
@@ -274,12 +274,18 @@ class Runtime:
             failed.set_exception(CallError.from_exception(name, exc))
             return failed
         if pyinspect.iscoroutine(result):
-            return self._submit(result)
+            return self._submit(name, result)
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         done.set_result(result)
         return done
 
-    def _submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+    def _submit(self, name: str, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        async def guarded() -> Any:
+            try:
+                return await coro
+            except Exception as exc:
+                raise CallError.from_exception(name, exc) from exc
+
         with self._load_lock:
             if self._async_loop is None:
                 loop = asyncio.new_event_loop()
@@ -287,7 +293,7 @@ class Runtime:
                     target=loop.run_forever, name="mlbridge-asyncio", daemon=True
                 ).start()
                 self._async_loop = loop
-        return asyncio.run_coroutine_threadsafe(coro, self._async_loop)
+        return asyncio.run_coroutine_threadsafe(guarded(), self._async_loop)
 
     # -- introspection -------------------------------------------------------------------
 
@@ -297,7 +303,9 @@ class Runtime:
         table = self._functions
         for handle in self._handles:
             funcs = [table[n].describe() for n in handle.functions if n in table]
-            out.setdefault(handle.tag, []).append({"name": handle.source, "scope": {"funcs": funcs}})
+            out.setdefault(handle.tag, []).append(
+                {"name": handle.source, "scope": {"funcs": funcs}}
+            )
         return out
 
     def names(self) -> list[str]:
