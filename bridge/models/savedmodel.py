@@ -1,0 +1,232 @@
+"""A TensorFlow SavedModel behind plain Python lists.
+
+:class:`SavedModel` loads a model with ``tf.saved_model.load``, describes its serving signature
+(inputs and outputs sorted by name, so that every host sees the same order) and predicts a
+batch given as ``{input name: [one value per example]}``, answering
+``{output name: [one value per example]}`` with plain ``str`` / ``int`` / ``float`` / ``bool``
+values, never numpy objects.
+
+Shape ``[None, 1]`` is how Keras exports scalar features (every mly model does it), so such an
+input may be given flat (``{"sa": ["a", "b"]}``) and such an output comes back flat, one
+scalar per example. Anything else is passed (and returned) as nested lists.
+
+A loaded model is read-only; :meth:`SavedModel.predict` may be called from many threads at
+once (TensorFlow runs the graph without the GIL).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ start-up chatter off stderr
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+SERVING_DEFAULT = "serving_default"
+
+
+class ModelError(Exception):
+    """The model cannot be loaded, or a request does not fit its signature."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a signature: name, dtype name (``"string"``, ``"int64"``…)
+    and shape (``None`` for an unknown dimension; the first is the batch)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...]
+
+    @property
+    def is_column(self) -> bool:
+        """Shape ``[batch, 1]``: one scalar per example, given and returned flat."""
+        return len(self.shape) == 2 and self.shape[1] == 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A serving signature; inputs and outputs are sorted by name."""
+
+    key: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [t.name for t in self.outputs]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+        }
+
+
+def _tensor_info(name: str, spec: tf.TensorSpec) -> TensorInfo:
+    shape = tuple(None if d is None else int(d) for d in spec.shape.as_list())
+    return TensorInfo(name=name, dtype=spec.dtype.name, shape=shape)
+
+
+class SavedModel:
+    """A loaded SavedModel and one of its signatures (``serving_default`` unless told)."""
+
+    def __init__(self, path: str | os.PathLike[str], signature_key: str = SERVING_DEFAULT):
+        self.path = Path(path)
+        if not (self.path / "saved_model.pb").is_file():
+            raise ModelError(f"{self.path}: not a SavedModel directory (no saved_model.pb)")
+        try:
+            # Kept as an attribute: the signature's variables live as long as the object.
+            self._loaded = tf.saved_model.load(str(self.path))
+        except Exception as exc:  # TF raises many types; the caller needs the path and reason
+            raise ModelError(f"{self.path}: cannot load SavedModel: {exc}") from exc
+        signatures = self._loaded.signatures
+        if signature_key not in signatures:
+            known = ", ".join(sorted(signatures)) or "none"
+            raise ModelError(f"{self.path}: no signature {signature_key!r} (has: {known})")
+        self._function = signatures[signature_key]
+        _, input_specs = self._function.structured_input_signature
+        output_specs = self._function.structured_outputs
+        self.signature = Signature(
+            key=signature_key,
+            inputs=tuple(_tensor_info(n, input_specs[n]) for n in sorted(input_specs)),
+            outputs=tuple(_tensor_info(n, output_specs[n]) for n in sorted(output_specs)),
+        )
+
+    def __repr__(self) -> str:
+        return f"SavedModel({str(self.path)!r}, inputs={self.signature.input_names})"
+
+    def predict(self, inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+        """Run one batch; every input is a list with one entry per example."""
+        return self.decode(self.predict_tensors(self.encode(inputs)))
+
+    def encode(self, inputs: Mapping[str, Sequence[Any]]) -> dict[str, tf.Tensor]:
+        """Check ``inputs`` against the signature and turn them into tensors."""
+        if not isinstance(inputs, Mapping):
+            raise ModelError(f"inputs must be a dict of lists, not {type(inputs).__name__}")
+        expected = set(self.signature.input_names)
+        missing = sorted(expected - set(inputs))
+        unknown = sorted(set(inputs) - expected)
+        if missing or unknown:
+            raise ModelError(
+                f"{self.path.name}: inputs do not match the signature "
+                f"(missing: {missing}, unknown: {unknown}; expected: {sorted(expected)})"
+            )
+        tensors: dict[str, tf.Tensor] = {}
+        batch: int | None = None
+        for info in self.signature.inputs:
+            tensor = _to_tensor(info, inputs[info.name])
+            size = int(tensor.shape[0]) if tensor.shape.rank else 0
+            if batch is not None and size != batch:
+                raise ModelError(
+                    f"input {info.name!r} has {size} examples, the others have {batch}"
+                )
+            batch = size
+            tensors[info.name] = tensor
+        return tensors
+
+    def predict_tensors(self, tensors: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Call the signature on ready tensors (what :meth:`predict` does after encoding)."""
+        try:
+            result: dict[str, tf.Tensor] = self._function(**tensors)
+        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+            raise ModelError(f"{self.path.name}: prediction failed: {_first_line(exc)}") from exc
+        return result
+
+    def decode(self, outputs: Mapping[str, tf.Tensor]) -> dict[str, list[Any]]:
+        """Output tensors as plain Python lists, in signature order."""
+        decoded: dict[str, list[Any]] = {}
+        for info in self.signature.outputs:
+            array = outputs[info.name].numpy()
+            if info.is_column and array.ndim == 2:
+                array = array[:, 0]
+            values = array.tolist()
+            if array.dtype.kind in ("O", "S"):
+                values = _decode_bytes(values)
+            decoded[info.name] = values
+        return decoded
+
+
+def _to_tensor(info: TensorInfo, values: Sequence[Any]) -> tf.Tensor:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise ModelError(
+            f"input {info.name!r} must be a list with one value per example, "
+            f"not {type(values).__name__}"
+        )
+    try:
+        if info.dtype == "string":
+            array = np.array([_encode_strings(v) for v in values], dtype=object)
+        else:
+            array = _numeric_array(info, values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ModelError(f"input {info.name!r}: not {info.dtype} values: {exc}") from None
+    if info.is_column and array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if len(values) == 0:
+        array = array.reshape((0, *(d or 0 for d in info.shape[1:])))
+    if array.ndim != len(info.shape) or any(
+        want is not None and got != want for got, want in zip(array.shape, info.shape, strict=True)
+    ):
+        raise ModelError(
+            f"input {info.name!r}: shape {list(array.shape)} does not fit {list(info.shape)}"
+        )
+    try:
+        return tf.constant(array, dtype=info.dtype)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"input {info.name!r}: not {info.dtype} values: {exc}") from None
+
+
+def _numeric_array(info: TensorInfo, values: Sequence[Any]) -> np.ndarray[Any, Any]:
+    target = np.dtype(tf.as_dtype(info.dtype).as_numpy_dtype)
+    raw = np.asarray(values)
+    # numpy would silently truncate 1.5 to 1 or parse "7"; a request like that is a mistake.
+    allowed = "iub" if target.kind in "iu" else "iubf" if target.kind == "f" else None
+    if allowed is not None and raw.size and raw.dtype.kind not in allowed:
+        raise TypeError(f"got {raw.dtype.name} values")
+    if target.kind in "iu" and raw.size and raw.dtype.kind in "iu":
+        limits = np.iinfo(target)
+        if raw.min() < limits.min or raw.max() > limits.max:
+            raise OverflowError(f"a value is outside {target.name} [{limits.min}, {limits.max}]")
+    return raw.astype(target, casting="unsafe") if raw.dtype != target else raw
+
+
+def _encode_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode_strings(v) for v in value]
+    raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+
+
+def _decode_bytes(values: Any) -> Any:
+    if isinstance(values, bytes):
+        return values.decode("utf-8", errors="replace")
+    if isinstance(values, list):
+        return [_decode_bytes(v) for v in values]
+    return values
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load(path: str | os.PathLike[str], signature_key: str = SERVING_DEFAULT) -> SavedModel:
+    """Load the SavedModel at ``path``."""
+    return SavedModel(path, signature_key)
