@@ -1,0 +1,1 @@
+"""Benchmarks that compare mlbridge with the ways people serve models without it."""

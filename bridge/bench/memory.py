@@ -1,0 +1,76 @@
+"""Whole-process memory of a process tree, sampled from the OS while it runs.
+
+RSS counts every page a process has resident, so the RSS of a pool of workers double-counts
+what they share (the Python binary, libraries, copy-on-write pages after fork). PSS divides each
+shared page among the processes that map it, so summing PSS over a tree is the fair total. We
+report both: the peak of the summed RSS and the peak of the summed PSS.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import psutil
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MemoryPeak:
+    rss_mb: float
+    pss_mb: float
+    processes: int  # the most processes seen at once in the tree
+
+
+class TreeSampler:
+    """Samples the RSS and PSS of ``pid`` and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self._root = psutil.Process(pid)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._peak_rss = 0
+        self._peak_pss = 0
+        self._peak_count = 0
+        self._thread = threading.Thread(target=self._run, name="mem-sampler", daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> MemoryPeak:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak
+
+    @property
+    def peak(self) -> MemoryPeak:
+        return MemoryPeak(self._peak_rss / MB, self._peak_pss / MB, self._peak_count)
+
+    def sample(self) -> None:
+        try:
+            procs = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            return
+        rss = pss = count = 0
+        for proc in procs:
+            try:
+                full = proc.memory_full_info()  # reads smaps_rollup: both RSS and PSS
+            except psutil.Error:  # exited between listing and reading
+                continue
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
+            count += 1
+        self._peak_rss = max(self._peak_rss, rss)
+        self._peak_pss = max(self._peak_pss, pss)
+        self._peak_count = max(self._peak_count, count)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self._interval)
