@@ -1,0 +1,3 @@
+module mlbridge/go_host
+
+go 1.23

@@ -1,0 +1,238 @@
+package metacall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Runtime values to Go. The C side encodes the result into a tape (see wire.h); decoding it
+// here is plain Go with no further cgo crossings.
+//
+//	NULL                          nil
+//	BOOL                          bool
+//	CHAR, SHORT, INT, LONG        int64
+//	FLOAT, DOUBLE                 float64
+//	STRING                        string (embedded NULs kept)
+//	BUFFER                        []byte
+//	ARRAY                         []interface{}
+//	MAP                           map[string]interface{}; int, float, bool and None keys are
+//	                              formatted as encoding/json would ("1", "2.5", "true", "null"),
+//	                              a key that collides after formatting or is of another type is
+//	                              a *ResultError
+//	THROWABLE, EXCEPTION          *PythonError (as the call's error)
+//	anything else                 *ResultError naming the MetaCall type
+
+// valueTypeNames are the MetaCall value ids, for messages.
+var valueTypeNames = [...]string{
+	"BOOL", "CHAR", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE", "STRING", "BUFFER", "ARRAY",
+	"MAP", "PTR", "FUTURE", "FUNCTION", "NULL", "CLASS", "OBJECT", "EXCEPTION", "THROWABLE",
+	"SIZE", "INVALID",
+}
+
+func valueTypeName(id byte) string {
+	if int(id) < len(valueTypeNames) {
+		return valueTypeNames[id]
+	}
+	return "id " + strconv.Itoa(int(id))
+}
+
+type decodeError struct {
+	path   []string // innermost first
+	reason string
+}
+
+func (e *decodeError) at(step string) *decodeError {
+	e.path = append(e.path, step)
+	return e
+}
+
+func (e *decodeError) pathString() string {
+	s := ""
+	for i := len(e.path) - 1; i >= 0; i-- {
+		s += e.path[i]
+	}
+	return s
+}
+
+var errTruncated = &decodeError{reason: "truncated result tape (a bug in the C helper)"}
+
+type decoder struct {
+	buf []byte
+	pos int
+}
+
+func (d *decoder) byte() (byte, bool) {
+	if d.pos >= len(d.buf) {
+		return 0, false
+	}
+	b := d.buf[d.pos]
+	d.pos++
+	return b, true
+}
+
+func (d *decoder) u64() (uint64, bool) {
+	if len(d.buf)-d.pos < 8 {
+		return 0, false
+	}
+	u := binary.NativeEndian.Uint64(d.buf[d.pos:])
+	d.pos += 8
+	return u, true
+}
+
+func (d *decoder) raw() ([]byte, bool) {
+	n, ok := d.u64()
+	if !ok || n > uint64(len(d.buf)-d.pos) {
+		return nil, false
+	}
+	b := d.buf[d.pos : d.pos+int(n)]
+	d.pos += int(n)
+	return b, true
+}
+
+// exception reads the body of an 'x' record.
+func (d *decoder) exception() (*PythonError, bool) {
+	code, ok1 := d.u64()
+	label, ok2 := d.raw()
+	message, ok3 := d.raw()
+	trace, ok4 := d.raw()
+	if !(ok1 && ok2 && ok3 && ok4) {
+		return nil, false
+	}
+	return &PythonError{
+		Type:      string(label),
+		Message:   string(message),
+		Traceback: string(trace),
+		Code:      int64(code),
+	}, true
+}
+
+// decodeResult turns a whole result tape into the value or the Python exception it holds.
+func decodeResult(function string, buf []byte) (interface{}, error) {
+	d := decoder{buf: buf}
+	if len(buf) > 0 && buf[0] == 'x' {
+		d.pos = 1
+		pyErr, ok := d.exception()
+		if !ok {
+			return nil, &ResultError{Function: function, Reason: errTruncated.reason}
+		}
+		pyErr.Function = function
+		return nil, pyErr
+	}
+	v, err := d.value()
+	if err != nil {
+		return nil, &ResultError{Function: function, Path: err.pathString(), Reason: err.reason}
+	}
+	return v, nil
+}
+
+func (d *decoder) value() (interface{}, *decodeError) {
+	tag, ok := d.byte()
+	if !ok {
+		return nil, errTruncated
+	}
+	switch tag {
+	case 'n':
+		return nil, nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case 'l':
+		u, ok := d.u64()
+		if !ok {
+			return nil, errTruncated
+		}
+		return int64(u), nil
+	case 'd':
+		u, ok := d.u64()
+		if !ok {
+			return nil, errTruncated
+		}
+		return math.Float64frombits(u), nil
+	case 's':
+		b, ok := d.raw()
+		if !ok {
+			return nil, errTruncated
+		}
+		return string(b), nil
+	case 'b':
+		b, ok := d.raw()
+		if !ok {
+			return nil, errTruncated
+		}
+		return append([]byte(nil), b...), nil
+	case 'a':
+		n, ok := d.u64()
+		if !ok || n > uint64(len(d.buf)-d.pos) {
+			return nil, errTruncated
+		}
+		list := make([]interface{}, n)
+		for i := range list {
+			var err *decodeError
+			if list[i], err = d.value(); err != nil {
+				return nil, err.at("[" + strconv.Itoa(i) + "]")
+			}
+		}
+		return list, nil
+	case 'm':
+		return d.mapValue()
+	case 'x':
+		if _, ok := d.exception(); !ok {
+			return nil, errTruncated
+		}
+		return nil, &decodeError{reason: "an exception object inside the result has no Go counterpart"}
+	case 'u':
+		id, ok := d.byte()
+		if !ok {
+			return nil, errTruncated
+		}
+		return nil, &decodeError{reason: fmt.Sprintf("a %s value has no Go counterpart (return plain lists, dicts, str, int, float, bytes)", valueTypeName(id))}
+	}
+	return nil, &decodeError{reason: fmt.Sprintf("unknown tape tag %q (a bug in the C helper)", tag)}
+}
+
+func (d *decoder) mapValue() (interface{}, *decodeError) {
+	n, ok := d.u64()
+	if !ok || n > uint64(len(d.buf)-d.pos) {
+		return nil, errTruncated
+	}
+	m := make(map[string]interface{}, n)
+	for i := uint64(0); i < n; i++ {
+		k, err := d.value()
+		if err != nil {
+			return nil, err.at("{key " + strconv.FormatUint(i, 10) + "}")
+		}
+		key, isString := k.(string)
+		if !isString {
+			if key, err = mapKey(k); err != nil {
+				return nil, err
+			}
+		}
+		v, err := d.value()
+		if err != nil {
+			return nil, err.at("[" + strconv.Quote(key) + "]")
+		}
+		if _, dup := m[key]; dup {
+			return nil, &decodeError{reason: fmt.Sprintf("two keys of the dict both read as %q in Go", key)}
+		}
+		m[key] = v
+	}
+	return m, nil
+}
+
+// mapKey formats a non-string dict key the way encoding/json does.
+func mapKey(k interface{}) (string, *decodeError) {
+	switch x := k.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case nil:
+		return "null", nil
+	}
+	return "", &decodeError{reason: fmt.Sprintf("a dict key of Go type %T cannot be a map[string]interface{} key", k)}
+}

@@ -1,0 +1,52 @@
+// Package metacall calls Python functions loaded into mlbridge's one embedded runtime, with
+// the API of MetaCall's Go port (github.com/metacall/core/source/ports/go_port/source): a
+// program written for MetaCall compiles after changing its import path to
+// mlbridge/go_host/metacall.
+//
+//	if err := metacall.Initialize(); err != nil { … }
+//	defer metacall.Destroy()
+//	if err := metacall.LoadFromFile("py", []string{"wine_sentiment.py"}); err != nil { … }
+//	result, err := metacall.Call("process_batch", []string{"ripe and fruity"})
+//
+// # Contract
+//
+// Call may be used from any number of goroutines at once. There is no dispatcher goroutine
+// and no locked OS thread: each call enters the runtime from its own thread, and the runtime
+// holds Python's GIL only while Python code runs. No Go lock is held while Python runs.
+// Many goroutines calling one by one still queue on the GIL; the Batcher turns their items
+// into few calls of a list-taking function.
+//
+// A Python exception is returned as a *PythonError carrying the exception's type name,
+// message and traceback (use errors.As). A Go value that cannot be converted is an
+// *ArgumentError naming the argument's position; a result that has no Go counterpart is a
+// *ResultError. A call never returns (nil, nil) for a failure.
+//
+// Destroy waits for the calls in flight and then shuts the runtime down; calls made after it
+// has started return ErrDestroyed. Destroy may be called twice, or before Initialize.
+//
+// # Values
+//
+// Arguments: nil → NULL; bool → BOOL; every integer kind → LONG (64-bit; unsigned values above
+// math.MaxInt64 are an error); float32 → FLOAT; float64 → DOUBLE; string → STRING; []byte →
+// BUFFER; other slices and arrays → ARRAY; maps with string, integer, float or bool keys → MAP;
+// structs → MAP of their exported fields named as encoding/json names them (json tags,
+// "-", omitempty, embedded structs flattened); pointers and interfaces → what they hold.
+// Channels, functions, complex numbers and structs with no exported fields are errors.
+//
+// Results: NULL → nil; BOOL → bool; CHAR, SHORT, INT, LONG → int64; FLOAT, DOUBLE → float64;
+// STRING → string; BUFFER → []byte; ARRAY → []interface{}; MAP → map[string]interface{}.
+// Python dict keys that are int, float, bool or None are formatted as encoding/json formats
+// them ("1", "2.5", "true", "null"); other keys, or two keys that read the same, are a
+// *ResultError.
+//
+// # Linking
+//
+// The package's #cgo lines point at the repository layout: headers in c_shim/include and
+// libmetacall.so in build/lib (built by `make shim`), with an rpath, so `go test ./...` works
+// in the repository with no environment. For another layout set, for example,
+//
+//	CGO_CFLAGS="-I/opt/mlbridge/include"
+//	CGO_LDFLAGS="-L/opt/mlbridge/lib -Wl,-rpath,/opt/mlbridge/lib"
+//
+// (or LD_LIBRARY_PATH at run time instead of the rpath).
+package metacall

@@ -1,0 +1,345 @@
+package metacall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Go to runtime values. The arguments are written into a flat tape (see wire.h) that the C
+// side turns into MetaCall values inside the same cgo call that makes the call.
+//
+//	nil, nil pointer/slice/map/interface   NULL
+//	bool                                   BOOL
+//	int, int8…int64, uint…uint64, uintptr  LONG (64-bit; unsigned values above MaxInt64 fail)
+//	float32                                FLOAT
+//	float64                                DOUBLE
+//	string                                 STRING (bytes as given, NULs kept)
+//	[]byte (any slice of a byte kind)      BUFFER
+//	other slices, arrays                   ARRAY
+//	maps                                   MAP (keys: strings, integers, floats, bools)
+//	structs                                MAP of exported fields, named by their json tags
+//	pointers                               the value they point to
+//	anything else                          an *ArgumentError naming the argument
+
+// maxDepth bounds nesting, so a cyclic structure fails instead of growing the tape forever.
+const maxDepth = 200
+
+// encodeError is a conversion failure with the path to the offending value, built on unwind.
+type encodeError struct {
+	path   []string // innermost first
+	reason string
+}
+
+func (e *encodeError) at(step string) *encodeError {
+	e.path = append(e.path, step)
+	return e
+}
+
+func (e *encodeError) pathString() string {
+	var b strings.Builder
+	for i := len(e.path) - 1; i >= 0; i-- {
+		b.WriteString(e.path[i])
+	}
+	return b.String()
+}
+
+func unsupported(t reflect.Type, why string) *encodeError {
+	if why != "" {
+		return &encodeError{reason: fmt.Sprintf("unsupported type %s (%s)", t, why)}
+	}
+	return &encodeError{reason: fmt.Sprintf("unsupported type %s", t)}
+}
+
+type tape []byte
+
+func (t tape) tag(c byte) tape { return append(t, c) }
+
+func (t tape) long(i int64) tape {
+	return binary.NativeEndian.AppendUint64(append(t, 'l'), uint64(i))
+}
+
+func (t tape) double(f float64) tape {
+	return binary.NativeEndian.AppendUint64(append(t, 'd'), math.Float64bits(f))
+}
+
+func (t tape) float(f float32) tape {
+	return binary.NativeEndian.AppendUint32(append(t, 'g'), math.Float32bits(f))
+}
+
+func (t tape) text(tag byte, s string) tape {
+	t = binary.NativeEndian.AppendUint64(append(t, tag), uint64(len(s)))
+	return append(t, s...)
+}
+
+func (t tape) bytes(b []byte) tape {
+	t = binary.NativeEndian.AppendUint64(append(t, 'b'), uint64(len(b)))
+	return append(t, b...)
+}
+
+func (t tape) header(tag byte, n int) tape {
+	return binary.NativeEndian.AppendUint64(append(t, tag), uint64(n))
+}
+
+// encode appends v. The common shapes of ML calls (strings, numbers, []interface{},
+// map[string]interface{}, []string) skip reflection.
+func (t tape) encode(v interface{}, depth int) (tape, *encodeError) {
+	if depth > maxDepth {
+		return t, &encodeError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
+	}
+	switch x := v.(type) {
+	case nil:
+		return t.tag('n'), nil
+	case string:
+		return t.text('s', x), nil
+	case bool:
+		if x {
+			return t.tag('t'), nil
+		}
+		return t.tag('f'), nil
+	case int:
+		return t.long(int64(x)), nil
+	case int64:
+		return t.long(x), nil
+	case float64:
+		return t.double(x), nil
+	case []byte:
+		if x == nil {
+			return t.tag('n'), nil
+		}
+		return t.bytes(x), nil
+	case []interface{}:
+		if x == nil {
+			return t.tag('n'), nil
+		}
+		t = t.header('a', len(x))
+		for i, item := range x {
+			var err *encodeError
+			if t, err = t.encode(item, depth+1); err != nil {
+				return t, err.at("[" + strconv.Itoa(i) + "]")
+			}
+		}
+		return t, nil
+	case []string:
+		if x == nil {
+			return t.tag('n'), nil
+		}
+		t = t.header('a', len(x))
+		for _, s := range x {
+			t = t.text('s', s)
+		}
+		return t, nil
+	case map[string]interface{}:
+		if x == nil {
+			return t.tag('n'), nil
+		}
+		t = t.header('m', len(x))
+		for k, item := range x {
+			t = t.text('s', k)
+			var err *encodeError
+			if t, err = t.encode(item, depth+1); err != nil {
+				return t, err.at("[" + strconv.Quote(k) + "]")
+			}
+		}
+		return t, nil
+	}
+	return t.encodeReflect(reflect.ValueOf(v), depth)
+}
+
+func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *encodeError) {
+	if depth > maxDepth {
+		return t, &encodeError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
+	}
+	switch v.Kind() {
+	case reflect.Invalid:
+		return t.tag('n'), nil
+	case reflect.Bool:
+		if v.Bool() {
+			return t.tag('t'), nil
+		}
+		return t.tag('f'), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return t.long(v.Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := v.Uint()
+		if u > math.MaxInt64 {
+			return t, &encodeError{reason: fmt.Sprintf("%s value %d does not fit in a 64-bit signed integer", v.Type(), u)}
+		}
+		return t.long(int64(u)), nil
+	case reflect.Float32:
+		return t.float(float32(v.Float())), nil
+	case reflect.Float64:
+		return t.double(v.Float()), nil
+	case reflect.String:
+		return t.text('s', v.String()), nil
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return t.tag('n'), nil
+		}
+		return t.encodeReflect(v.Elem(), depth+1)
+	case reflect.Slice:
+		if v.IsNil() {
+			return t.tag('n'), nil
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return t.bytes(v.Bytes()), nil
+		}
+		return t.encodeList(v, depth)
+	case reflect.Array:
+		return t.encodeList(v, depth)
+	case reflect.Map:
+		if v.IsNil() {
+			return t.tag('n'), nil
+		}
+		return t.encodeMap(v, depth)
+	case reflect.Struct:
+		return t.encodeStruct(v, depth)
+	}
+	return t, unsupported(v.Type(), "")
+}
+
+func (t tape) encodeList(v reflect.Value, depth int) (tape, *encodeError) {
+	n := v.Len()
+	t = t.header('a', n)
+	for i := 0; i < n; i++ {
+		var err *encodeError
+		if t, err = t.encodeReflect(v.Index(i), depth+1); err != nil {
+			return t, err.at("[" + strconv.Itoa(i) + "]")
+		}
+	}
+	return t, nil
+}
+
+func (t tape) encodeMap(v reflect.Value, depth int) (tape, *encodeError) {
+	switch v.Type().Key().Kind() {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Interface:
+	default:
+		return t, unsupported(v.Type(), "map keys must be strings, numbers or bools")
+	}
+	t = t.header('m', v.Len())
+	iter := v.MapRange()
+	for iter.Next() {
+		k := iter.Key()
+		if k.Kind() == reflect.Interface {
+			k = k.Elem()
+		}
+		step := "[" + fmt.Sprintf("%#v", k.Interface()) + "]"
+		switch k.Kind() {
+		case reflect.String, reflect.Bool,
+			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+			reflect.Float32, reflect.Float64:
+		default:
+			return t, (&encodeError{reason: fmt.Sprintf("map key of type %s (keys must be strings, numbers or bools)", k.Type())}).at(step)
+		}
+		var err *encodeError
+		if t, err = t.encodeReflect(k, depth+1); err != nil {
+			return t, err.at(step)
+		}
+		if t, err = t.encodeReflect(iter.Value(), depth+1); err != nil {
+			return t, err.at(step)
+		}
+	}
+	return t, nil
+}
+
+// structField is one exported field of a struct as it appears in the MAP.
+type structField struct {
+	name      string
+	index     []int
+	omitEmpty bool
+}
+
+type structInfo struct {
+	fields []structField
+	err    string // non-empty: the struct has no mapping
+}
+
+var structCache sync.Map // reflect.Type -> *structInfo
+
+// structFields lists the exported fields of t the way encoding/json names them: the json tag
+// name if any, "-" skips, ",omitempty" drops zero values, embedded structs are flattened.
+func structFields(t reflect.Type) *structInfo {
+	if cached, ok := structCache.Load(t); ok {
+		return cached.(*structInfo)
+	}
+	info := &structInfo{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag, hasTag := f.Tag.Lookup("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				continue // its fields are promoted and listed by VisibleFields
+			}
+		}
+		if !f.IsExported() || (hasTag && name == "-" && opts == "") {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		info.fields = append(info.fields, structField{
+			name:      name,
+			index:     f.Index,
+			omitEmpty: strings.Contains(","+opts+",", ",omitempty,"),
+		})
+	}
+	if len(info.fields) == 0 && t.NumField() > 0 {
+		info.err = fmt.Sprintf("unsupported type %s (a struct with no exported fields has no mapping)", t)
+	}
+	cached, _ := structCache.LoadOrStore(t, info)
+	return cached.(*structInfo)
+}
+
+func (t tape) encodeStruct(v reflect.Value, depth int) (tape, *encodeError) {
+	info := structFields(v.Type())
+	if info.err != "" {
+		return t, &encodeError{reason: info.err}
+	}
+	type present struct {
+		name  string
+		value reflect.Value
+	}
+	fields := make([]present, 0, len(info.fields))
+	for _, f := range info.fields {
+		fv, err := v.FieldByIndexErr(f.index)
+		if err != nil { // through a nil embedded pointer: the field is absent
+			continue
+		}
+		if f.omitEmpty && isEmpty(fv) {
+			continue
+		}
+		fields = append(fields, present{f.name, fv})
+	}
+	t = t.header('m', len(fields))
+	for _, f := range fields {
+		t = t.text('s', f.name)
+		var err *encodeError
+		if t, err = t.encodeReflect(f.value, depth+1); err != nil {
+			return t, err.at("." + f.name)
+		}
+	}
+	return t, nil
+}
+
+// isEmpty is encoding/json's notion of empty for ",omitempty".
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Struct:
+		return false
+	}
+	return v.IsZero()
+}

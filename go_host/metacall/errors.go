@@ -1,0 +1,104 @@
+package metacall
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Lifecycle errors. Compare with errors.Is.
+var (
+	// ErrNotInitialized is returned by calls made before Initialize.
+	ErrNotInitialized = errors.New("metacall: not initialized (call Initialize first)")
+	// ErrDestroyed is returned by every call made after Destroy has started.
+	ErrDestroyed = errors.New("metacall: runtime destroyed")
+	// ErrOverloaded is returned by Batcher.Call at once when the Batcher's queue is full.
+	ErrOverloaded = errors.New("metacall: batcher queue is full")
+	// ErrBatcherClosed is returned by Batcher.Call after Close.
+	ErrBatcherClosed = errors.New("metacall: batcher closed")
+)
+
+// PythonError is a Python exception raised by a called function (or by the runtime while
+// dispatching the call, e.g. an unknown function name or a wrong number of arguments).
+// Use errors.As to get at its fields.
+type PythonError struct {
+	// Function is the name that was called.
+	Function string
+	// Type is the Python exception type name, e.g. "ValueError".
+	Type string
+	// Message is str(exception).
+	Message string
+	// Traceback is the formatted Python traceback, when the runtime provides one.
+	Traceback string
+	// Code is the exception code carried by the C ABI (0 for most Python exceptions).
+	Code int64
+}
+
+func (e *PythonError) Error() string {
+	var b strings.Builder
+	b.WriteString("metacall: ")
+	if e.Function != "" {
+		b.WriteString(e.Function)
+		b.WriteString(": ")
+	}
+	if e.Type != "" {
+		b.WriteString(e.Type)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// ArgumentError says which argument of a call could not be converted to a runtime value.
+type ArgumentError struct {
+	// Function is the name that was called.
+	Function string
+	// Position is the zero-based index of the argument.
+	Position int
+	// Path locates the offending value inside the argument, e.g. `[3]["name"]`; empty when the
+	// argument itself is the problem.
+	Path string
+	// Reason says what is wrong, e.g. "unsupported type chan int".
+	Reason string
+}
+
+func (e *ArgumentError) Error() string {
+	return fmt.Sprintf("metacall: %s: argument %d%s: %s", e.Function, e.Position, e.Path, e.Reason)
+}
+
+// ResultError says that a function's result could not be converted to a Go value (a Python
+// object of a type the C ABI has no Go counterpart for, or an unusable map key).
+type ResultError struct {
+	// Function is the name that was called.
+	Function string
+	// Path locates the offending value inside the result; empty for the result itself.
+	Path string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *ResultError) Error() string {
+	where := "result"
+	if e.Path != "" {
+		where = "result" + e.Path
+	}
+	return fmt.Sprintf("metacall: %s: %s: %s", e.Function, where, e.Reason)
+}
+
+// BatchLengthError is returned to every caller of a batch when the function returned a list
+// whose length differs from the number of items it was given (or something that is not a list).
+type BatchLengthError struct {
+	// Function is the batch function's name.
+	Function string
+	// Items is how many items the batch held.
+	Items int
+	// Got is the length of the returned list, or -1 when the result was not a list.
+	Got int
+}
+
+func (e *BatchLengthError) Error() string {
+	if e.Got < 0 {
+		return fmt.Sprintf("metacall: %s: batch of %d items returned a non-list result", e.Function, e.Items)
+	}
+	return fmt.Sprintf("metacall: %s: batch of %d items returned %d results", e.Function, e.Items, e.Got)
+}
