@@ -1,0 +1,94 @@
+"""The Python half of the C shim (``libmetacall.so``, built from ``c_shim/``).
+
+cffi's embedding init code imports this module the first time a C host calls into the
+library. It implements the shim's ``extern "Python"`` entry points, none of which is on the hot
+path: starting, loading, clearing, and the benchmark floors. Calls and value conversion are C
+code (``c_shim/src``) that reaches :data:`bridge.RUNTIME` through the CPython API.
+
+Each entry point returns 1 on success and 0 on failure (cffi answers 0 when no Python code is
+attached, e.g. when this module failed to import), and records the reason of a failure with
+``lib.mlbridge_record_error`` so that C reads it with ``metacall_error_last``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from _mlbridge_cffi import ffi, lib
+
+from bridge.errors import describe_exception
+from bridge.runtime import RUNTIME
+
+
+def _text(value: Any, size: int = -1) -> str:
+    """A C string argument as ``str``; invalid UTF-8 raises ``UnicodeDecodeError``."""
+    raw: bytes = ffi.string(value) if size < 0 else ffi.string(value, size)
+    return raw.decode("utf-8")
+
+
+def _record(exc: BaseException) -> None:
+    info = describe_exception(exc)
+    lib.mlbridge_record_error(
+        info.type_name.encode("utf-8", "replace"),
+        info.message.encode("utf-8", "replace"),
+        info.traceback.encode("utf-8", "replace"),
+    )
+
+
+def _guarded(entry: Callable[..., None]) -> Callable[..., int]:
+    """Run ``entry``; 1 if it returned, 0 (and the error recorded) if it raised."""
+
+    def run(*args: Any) -> int:
+        try:
+            entry(*args)
+        except BaseException as exc:  # a C caller cannot catch Python exceptions
+            _record(exc)
+            return 0
+        return 1
+
+    run.__name__ = entry.__name__
+    return run
+
+
+def _start() -> None:
+    """Nothing to do: importing this module imported the runtime."""
+
+
+def _load_from_file(tag: Any, paths: Any, size: int) -> None:
+    RUNTIME.load_from_file(_text(tag), [_text(paths[i]) for i in range(size)])
+
+
+def _load_from_memory(tag: Any, buffer: Any, size: int) -> None:
+    # MetaCall's size counts the terminating NUL; ffi.string also stops at the first NUL.
+    RUNTIME.load_from_memory(_text(tag), _text(buffer, size))
+
+
+def _clear() -> None:
+    RUNTIME.clear()
+
+
+def await_result(name: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run the coroutine that a synchronous call of ``name`` returned on the runtime's event
+    loop (as :meth:`Runtime.call` does), and wait for its value."""
+    future: concurrent.futures.Future[Any] = RUNTIME._submit(name, coroutine)
+    return future.result()
+
+
+def _bench_floor(a: int, b: int) -> int:
+    return 0
+
+
+def _bench_noop() -> int:
+    return 0
+
+
+# Registered with calls rather than decorators: ffi is untyped, and mypy --strict would
+# otherwise treat every decorated function as untyped.
+ffi.def_extern(name="mlbridge_py_start")(_guarded(_start))
+ffi.def_extern(name="mlbridge_py_load_from_file")(_guarded(_load_from_file))
+ffi.def_extern(name="mlbridge_py_load_from_memory")(_guarded(_load_from_memory))
+ffi.def_extern(name="mlbridge_py_clear")(_guarded(_clear))
+ffi.def_extern(name="mlbridge_bench_floor")(_bench_floor)
+ffi.def_extern(name="mlbridge_bench_noop")(_bench_noop)

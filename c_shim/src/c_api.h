@@ -1,0 +1,10 @@
+/*
+ * c_api.h: C functions of the shim that bridge/_cabi.py calls through cffi's `lib`.
+ */
+#ifndef MLBRIDGE_C_API_H
+#define MLBRIDGE_C_API_H 1
+
+/* Records the error of the current thread, read back with metacall_error_last. */
+void mlbridge_record_error(const char *label, const char *message, const char *stacktrace);
+
+#endif /* MLBRIDGE_C_API_H */

@@ -1,0 +1,57 @@
+/*
+ * shim.h: what the shim's C files share. Not installed; the ABI is include/metacall/.
+ */
+#ifndef MLBRIDGE_SHIM_H
+#define MLBRIDGE_SHIM_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <metacall/metacall.h>
+
+/* A value as MetaCall lays it out: one malloc block, a header with a magic tag, then the
+   payload (bytes of a STRING/BUFFER, child pointers of an ARRAY/MAP, the exception struct and
+   its strings of an EXCEPTION, the inner EXCEPTION of a THROWABLE). */
+struct mlb_value {
+	uint32_t magic;
+	enum metacall_value_id id;
+	size_t size;
+	size_t count;
+	union {
+		unsigned char b;
+		char c;
+		short s;
+		int i;
+		long l;
+		float f;
+		double d;
+	} scalar;
+	_Alignas(16) unsigned char data[];
+};
+
+#define MLB_VALUE_MAGIC 0x564c424du /* "MBLV" */
+#define MLB_DEAD_MAGIC 0x44414544u  /* "DEAD": destroyed, so a double destroy is ignored */
+
+/* The value behind v, or NULL when v is NULL or not a live value of ours. */
+struct mlb_value *mlb_value_check(void *v);
+
+/* A THROWABLE wrapping an EXCEPTION with these strings (NULL counts as ""). */
+void *mlb_throwable_new(const char *label, const char *message, const char *stacktrace);
+/* An opaque FUTURE value (the answer of metacallfv_await_struct_s). */
+void *mlb_future_new(void);
+
+/* The per-thread context: the last recorded error and the Python thread state that the
+   shim created for this thread (kept until the thread exits, see gil_take in runtime.c). */
+struct mlb_thread {
+	void *owned_tstate;
+	char *label;
+	char *message;
+	char *stacktrace;
+};
+
+/* This thread's context, created on first use; NULL only when out of memory. */
+struct mlb_thread *mlb_thread_get(void);
+/* Called by the thread-exit destructor to release the owned Python thread state. */
+void mlb_release_thread_state(void *tstate);
+
+#endif /* MLBRIDGE_SHIM_H */

@@ -1,0 +1,190 @@
+/* Every value type round-trips through a Python identity function loaded from memory. */
+#include <limits.h>
+#include <math.h>
+
+#include "check.h"
+
+static const char script[] =
+	"def identity(x):\n"
+	"    return x\n"
+	"def add(a, b):\n"
+	"    return a + b\n"
+	"def numpy_values():\n"
+	"    import numpy as np\n"
+	"    return {'scalar': np.int64(7), 'float': np.float32(0.5), 'flag': np.bool_(True),\n"
+	"            'matrix': np.arange(4).reshape(2, 2)}\n"
+	"def as_tuple():\n"
+	"    return (1, 'a', None)\n";
+
+static void *call1(void *arg)
+{
+	void *args[1] = { arg };
+	void *ret = metacallv_s("identity", args, 1);
+	metacall_value_destroy(arg); /* the caller owns the arguments */
+	return ret;
+}
+
+static void scalars(void)
+{
+	void *r = call1(metacall_value_create_bool(1));
+	CHECK(metacall_value_id(r) == METACALL_BOOL && metacall_value_to_bool(r) == 1);
+	metacall_value_destroy(r);
+
+	/* CHAR, SHORT and INT become Python int, which comes back as LONG (MetaCall's mapping). */
+	r = call1(metacall_value_create_char('A'));
+	CHECK(metacall_value_id(r) == METACALL_LONG && metacall_value_to_long(r) == 'A');
+	metacall_value_destroy(r);
+	r = call1(metacall_value_create_short(-12345));
+	CHECK(metacall_value_id(r) == METACALL_LONG && metacall_value_to_long(r) == -12345);
+	metacall_value_destroy(r);
+	r = call1(metacall_value_create_int(INT_MIN));
+	CHECK(metacall_value_id(r) == METACALL_LONG && metacall_value_to_long(r) == INT_MIN);
+	metacall_value_destroy(r);
+
+	long limits[] = { LONG_MAX, LONG_MIN, 0, -1, (long)INT_MAX + 1 };
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); ++i) {
+		r = call1(metacall_value_create_long(limits[i]));
+		CHECK(metacall_value_id(r) == METACALL_LONG && metacall_value_to_long(r) == limits[i]);
+		metacall_value_destroy(r);
+	}
+
+	r = call1(metacall_value_create_float(0.25f));
+	CHECK(metacall_value_id(r) == METACALL_DOUBLE && metacall_value_to_double(r) == 0.25);
+	metacall_value_destroy(r);
+
+	double doubles[] = { NAN, INFINITY, -INFINITY, -0.0, 1e308, 5e-324 };
+	for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); ++i) {
+		r = call1(metacall_value_create_double(doubles[i]));
+		CHECK(metacall_value_id(r) == METACALL_DOUBLE);
+		double d = metacall_value_to_double(r);
+		if (isnan(doubles[i]))
+			CHECK(isnan(d));
+		else
+			CHECK(d == doubles[i] && signbit(d) == signbit(doubles[i]));
+		metacall_value_destroy(r);
+	}
+
+	r = call1(metacall_value_create_null());
+	CHECK(metacall_value_id(r) == METACALL_NULL);
+	metacall_value_destroy(r);
+}
+
+static void strings(void)
+{
+	const char *texts[] = { "", "wine", "Grüner Veltliner — 🍷", "a\tb\nc" };
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); ++i) {
+		void *r = call1(metacall_value_create_string(texts[i], strlen(texts[i])));
+		CHECK(metacall_value_id(r) == METACALL_STRING);
+		CHECK(metacall_value_size(r) == strlen(texts[i]) + 1);
+		CHECK(strcmp(metacall_value_to_string(r), texts[i]) == 0);
+		metacall_value_destroy(r);
+	}
+
+	const char bytes[] = { 0, 'x', 0, (char)0xff, 0 };
+	void *r = call1(metacall_value_create_buffer(bytes, sizeof(bytes)));
+	CHECK(metacall_value_id(r) == METACALL_BUFFER && metacall_value_size(r) == sizeof(bytes));
+	CHECK(memcmp(metacall_value_to_buffer(r), bytes, sizeof(bytes)) == 0);
+	metacall_value_destroy(r);
+
+	r = call1(metacall_value_create_buffer(NULL, 0));
+	CHECK(metacall_value_id(r) == METACALL_BUFFER && metacall_value_size(r) == 0);
+	metacall_value_destroy(r);
+}
+
+static void *pair(void *k, void *v)
+{
+	const void *kv[2] = { k, v };
+	return metacall_value_create_array(kv, 2);
+}
+
+static void containers(void)
+{
+	/* {"name": "x", "scores": [1, [2.5, ""], {}], 7: None} */
+	const void *inner[2] = { metacall_value_create_double(2.5), metacall_value_create_string("", 0) };
+	const void *scores[3] = { metacall_value_create_long(1), metacall_value_create_array(inner, 2),
+				  metacall_value_create_map(NULL, 0) };
+	const void *tuples[3] = {
+		pair(metacall_value_create_string("name", 4), metacall_value_create_string("x", 1)),
+		pair(metacall_value_create_string("scores", 6), metacall_value_create_array(scores, 3)),
+		pair(metacall_value_create_long(7), metacall_value_create_null()),
+	};
+	void *r = call1(metacall_value_create_map(tuples, 3));
+	REQUIRE(metacall_value_id(r) == METACALL_MAP);
+	CHECK(metacall_value_count(r) == 3);
+	void **entries = metacall_value_to_map(r);
+	/* dicts keep insertion order */
+	void **e0 = metacall_value_to_array(entries[0]);
+	CHECK(strcmp(metacall_value_to_string(e0[0]), "name") == 0);
+	CHECK(strcmp(metacall_value_to_string(e0[1]), "x") == 0);
+	void **e1 = metacall_value_to_array(entries[1]);
+	CHECK(metacall_value_id(e1[1]) == METACALL_ARRAY && metacall_value_count(e1[1]) == 3);
+	void **s = metacall_value_to_array(e1[1]);
+	CHECK(metacall_value_to_long(s[0]) == 1);
+	void **in = metacall_value_to_array(s[1]);
+	CHECK(metacall_value_count(s[1]) == 2 && metacall_value_to_double(in[0]) == 2.5);
+	CHECK(strcmp(metacall_value_to_string(in[1]), "") == 0);
+	CHECK(metacall_value_id(s[2]) == METACALL_MAP && metacall_value_count(s[2]) == 0);
+	void **e2 = metacall_value_to_array(entries[2]);
+	CHECK(metacall_value_to_long(e2[0]) == 7 && metacall_value_id(e2[1]) == METACALL_NULL);
+	metacall_value_destroy(r);
+
+	r = call1(metacall_value_create_array(NULL, 0));
+	CHECK(metacall_value_id(r) == METACALL_ARRAY && metacall_value_count(r) == 0);
+	metacall_value_destroy(r);
+
+	r = metacallv_s("as_tuple", NULL, 0);
+	CHECK(metacall_value_id(r) == METACALL_ARRAY && metacall_value_count(r) == 3);
+	metacall_value_destroy(r);
+}
+
+static void numpy_values(void)
+{
+	void *r = metacallv_s("numpy_values", NULL, 0);
+	REQUIRE(metacall_value_id(r) == METACALL_MAP);
+	void **entries = metacall_value_to_map(r);
+	void **scalar = metacall_value_to_array(entries[0]);
+	CHECK(metacall_value_id(scalar[1]) == METACALL_LONG && metacall_value_to_long(scalar[1]) == 7);
+	void **flt = metacall_value_to_array(entries[1]);
+	CHECK(metacall_value_id(flt[1]) == METACALL_DOUBLE && metacall_value_to_double(flt[1]) == 0.5);
+	void **flag = metacall_value_to_array(entries[2]);
+	CHECK(metacall_value_id(flag[1]) == METACALL_BOOL && metacall_value_to_bool(flag[1]) == 1);
+	void **matrix = metacall_value_to_array(entries[3]);
+	CHECK(metacall_value_id(matrix[1]) == METACALL_ARRAY && metacall_value_count(matrix[1]) == 2);
+	void **row1 = metacall_value_to_array(metacall_value_to_array(matrix[1])[1]);
+	CHECK(metacall_value_to_long(row1[0]) == 2 && metacall_value_to_long(row1[1]) == 3);
+	metacall_value_destroy(r);
+}
+
+static void handles(void)
+{
+	void *f = metacall_function("add");
+	REQUIRE(f != NULL);
+	CHECK(metacall_function("add") == f); /* cached: the same handle every time */
+	for (long i = 0; i < 1000; ++i) {
+		void *args[2] = { metacall_value_create_long(i), metacall_value_create_long(i) };
+		void *r = metacallfv_s(f, args, 2);
+		CHECK(metacall_value_to_long(r) == 2 * i);
+		metacall_value_destroy(r);
+		metacall_value_destroy(args[0]);
+		metacall_value_destroy(args[1]);
+	}
+	/* Mixed types: Python decides (str + str). */
+	void *args[2] = { metacall_value_create_string("ab", 2), metacall_value_create_string("cd", 2) };
+	void *r = metacallfv_s(f, args, 2);
+	CHECK(strcmp(metacall_value_to_string(r), "abcd") == 0);
+	metacall_value_destroy(r);
+	metacall_value_destroy(args[0]);
+	metacall_value_destroy(args[1]);
+}
+
+int main(void)
+{
+	start_with(script);
+	scalars();
+	strings();
+	containers();
+	numpy_values();
+	handles();
+	metacall_destroy();
+	return check_done("calls");
+}
