@@ -1,0 +1,139 @@
+"""Aerospike as a tier, laid out as mly lays it out.
+
+Namespace = ``Namespace``, set = ``Dataset``, user key = the cache key (sent, as mly does), one
+bin per model output plus ``dictHash``, record TTL from ``TimeToLiveMs`` (whole seconds, at
+least 1). Reads are one ``batch_read``; writes are one ``put`` per record (the client has no
+multi-record put that keeps per-record TTLs simple).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bridge.cache.counters import StoreCounters
+from bridge.cache.datastore import DatastoreUnavailable
+from bridge.cache.entry import Entry
+
+HASH_BIN = "dictHash"
+MAX_BIN_NAME = 15
+"""Aerospike's bin-name limit; an output with a longer name cannot be stored."""
+
+_KEY_NOT_FOUND = 2
+
+
+def _aerospike_error() -> type[Exception]:
+    """The client's base exception, imported late: the client is an optional dependency."""
+    import importlib
+
+    error: type[Exception] = importlib.import_module("aerospike.exception").AerospikeError
+    return error
+
+
+class AerospikeStore:
+    def __init__(
+        self,
+        name: str,
+        client: Any,
+        namespace: str,
+        dataset: str,
+        *,
+        total_timeout_ms: float = 450,
+        socket_timeout_ms: float = 400,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.namespace = namespace
+        self.dataset = dataset
+        self.counters = StoreCounters()
+        self._read_policy = {
+            "total_timeout": int(total_timeout_ms),
+            "socket_timeout": int(socket_timeout_ms),
+        }
+
+    @classmethod
+    def connect(
+        cls,
+        name: str,
+        hosts: Sequence[str],
+        port: int,
+        namespace: str,
+        dataset: str,
+        *,
+        connect_timeout_ms: float = 800,
+        socket_timeout_ms: float = 400,
+        total_timeout_ms: float = 450,
+    ) -> AerospikeStore:
+        import aerospike
+
+        config = {
+            "hosts": [(h, port) for h in hosts],
+            "policies": {"timeout": int(connect_timeout_ms)},
+        }
+        try:
+            client = aerospike.client(config)
+            if not client.is_connected():
+                client.connect()
+        except _aerospike_error() as exc:
+            raise DatastoreUnavailable(f"{name}: cannot connect to {hosts}: {exc}") from exc
+        return cls(
+            name,
+            client,
+            namespace,
+            dataset,
+            total_timeout_ms=total_timeout_ms,
+            socket_timeout_ms=socket_timeout_ms,
+        )
+
+    def _key(self, key: str) -> tuple[str, str, str]:
+        return (self.namespace, self.dataset, key)
+
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        if not keys:
+            return []
+        try:
+            batch = self.client.batch_read([self._key(k) for k in keys], policy=self._read_policy)
+        except _aerospike_error() as exc:
+            self.counters.add("errors")
+            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+        out: list[Entry | None] = []
+        for record in batch.batch_records:
+            out.append(self._entry(record))
+        hits = sum(1 for e in out if e is not None)
+        self.counters.add_many(hits=hits, misses=len(keys) - hits)
+        return out
+
+    def _entry(self, record: Any) -> Entry | None:
+        if record.result == _KEY_NOT_FOUND or record.record is None:
+            return None
+        if record.result != 0:
+            self.counters.add("errors")
+            return None
+        bins = dict(record.record[2] or {})
+        dict_hash = bins.pop(HASH_BIN, None)
+        if not isinstance(dict_hash, int) or not bins:
+            self.counters.add("corrupt")
+            return None
+        return Entry(dict_hash, bins)
+
+    def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
+        self.put_bins(
+            [(key, {**entry.values, HASH_BIN: entry.dict_hash}) for key, entry in items], ttl_ms
+        )
+
+    def put_bins(self, items: Sequence[tuple[str, dict[str, Any]]], ttl_ms: int) -> None:
+        """Write raw bins (tests use it to plant records that are not entries)."""
+        import aerospike
+
+        meta = {"ttl": max(1, round(ttl_ms / 1000))}
+        policy = {"key": aerospike.POLICY_KEY_SEND, **self._read_policy}
+        try:
+            for key, bins in items:
+                self.client.put(self._key(key), bins, meta=meta, policy=policy)
+        except _aerospike_error() as exc:
+            self.counters.add("errors")
+            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+        self.counters.add("writes", len(items))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,57 @@
+"""A configured ``Datastores[]`` entry → a :class:`TieredStore` with live connections."""
+
+from __future__ import annotations
+
+from bridge.cache.aerospike_store import AerospikeStore
+from bridge.cache.breaker import Breaker
+from bridge.cache.datastore import Datastore as Backend
+from bridge.cache.memory import MemoryStore
+from bridge.cache.redis_store import RedisStore
+from bridge.cache.tiered import Tier, TieredStore
+from bridge.config import Config, Datastore, Reference
+
+
+def open_datastore(spec: Datastore, config: Config) -> TieredStore:
+    """Connect every tier. Nothing is contacted yet for Redis (it connects on first use);
+    an unreachable Aerospike starts with its breaker open rather than failing the load."""
+    local = None
+    if spec.cache is not None:
+        local = Tier(
+            "local", MemoryStore(f"{spec.id}.local", spec.cache.size_mb), spec.time_to_live_ms
+        )
+    l1 = _remote("l1", spec, spec.l1, config)
+    l2 = _remote("l2", spec, spec.l2, config)
+    return TieredStore(spec.id, local=local, l1=l1, l2=l2)
+
+
+def _remote(tier: str, spec: Datastore, ref: Reference | None, config: Config) -> Tier | None:
+    if ref is None:
+        return None
+    conn = config.connection(ref.connection)
+    name = f"{spec.id}.{tier}"
+    backend: Backend
+    if conn.kind == "redis":
+        backend = RedisStore.connect(
+            name,
+            conn.hostnames[0],
+            conn.port,
+            ref.namespace,
+            ref.dataset,
+            connect_timeout_ms=conn.timeout.connection_ms,
+            socket_timeout_ms=conn.timeout.socket_ms,
+        )
+    else:
+        backend = AerospikeStore.connect(
+            name,
+            conn.hostnames,
+            conn.port,
+            ref.namespace,
+            ref.dataset,
+            connect_timeout_ms=conn.timeout.connection_ms,
+            socket_timeout_ms=conn.timeout.socket_ms,
+            total_timeout_ms=conn.timeout.total_ms,
+        )
+    breaker = Breaker(
+        backend, backoff_s=conn.backoff_ms / 1000.0, max_backoff_s=conn.max_backoff_ms / 1000.0
+    )
+    return Tier(tier, breaker, ref.time_to_live_ms, ref.read_only)

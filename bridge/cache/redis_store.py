@@ -1,0 +1,92 @@
+"""Redis as a tier: ``MGET`` for a batch of reads, one pipelined ``SET … PX`` batch for writes.
+
+Keys are ``<Namespace>:<Dataset>:<cache key>`` so that several models and datastores can share
+one server; values are the same JSON bytes as the memory tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from bridge.cache.counters import StoreCounters
+from bridge.cache.datastore import DatastoreUnavailable
+from bridge.cache.entry import CorruptEntryError, Entry, decode, encode
+
+
+class RedisStore:
+    def __init__(
+        self,
+        name: str,
+        client: redis.Redis,
+        namespace: str,
+        dataset: str,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.prefix = f"{namespace}:{dataset}:"
+        self.counters = StoreCounters()
+
+    @classmethod
+    def connect(
+        cls,
+        name: str,
+        host: str,
+        port: int,
+        namespace: str,
+        dataset: str,
+        *,
+        connect_timeout_ms: float = 800,
+        socket_timeout_ms: float = 400,
+    ) -> RedisStore:
+        client = redis.Redis(
+            host=host,
+            port=port,
+            socket_connect_timeout=connect_timeout_ms / 1000.0,
+            socket_timeout=socket_timeout_ms / 1000.0,
+            # The breaker decides when to try again; the client must not retry on its own.
+            retry_on_timeout=False,
+        )
+        return cls(name, client, namespace, dataset)
+
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        if not keys:
+            return []
+        try:
+            raw = self.client.mget([self.prefix + k for k in keys])
+        except redis.RedisError as exc:
+            self.counters.add("errors")
+            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+        out: list[Entry | None] = []
+        for data in raw:
+            if data is None:
+                out.append(None)
+                continue
+            try:
+                out.append(decode(data))
+            except CorruptEntryError:
+                self.counters.add("corrupt")
+                out.append(None)
+        hits = sum(1 for e in out if e is not None)
+        self.counters.add_many(hits=hits, misses=len(keys) - hits)
+        return out
+
+    def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
+        self.put_raw([(key, encode(entry)) for key, entry in items], ttl_ms)
+
+    def put_raw(self, items: Sequence[tuple[str, bytes]], ttl_ms: int) -> None:
+        if not items:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key, data in items:
+                pipe.set(self.prefix + key, data, px=max(1, ttl_ms))
+            pipe.execute()
+        except redis.RedisError as exc:
+            self.counters.add("errors")
+            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+        self.counters.add("writes", len(items))
+
+    def close(self) -> None:
+        self.client.close()

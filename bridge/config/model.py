@@ -1,0 +1,117 @@
+"""Typed mly configuration: ``Models``, ``Datastores``, ``Connections`` and ``Endpoint``.
+
+The field names follow mly (``service/config/model.go``, ``shared/config/datastore.go``,
+``shared/config/datastore/connection.go``); the defaults are mly's unless a comment says why not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_TTL_MS = 900_000
+"""mly's ``TimeToLiveMs`` default: 15 minutes."""
+
+DEFAULT_RETRY_TIME_MS = 5_000
+
+ConnectionKind = Literal["aerospike", "redis"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One model input (or key-only field) and how it enters the cache key."""
+
+    name: str
+    data_type: str = ""
+    """``string`` / ``int`` / ``float`` …; empty means "from the model signature"."""
+    wildcard: bool = False
+    """No vocabulary: the raw value goes into the key."""
+    precision: int = 0
+    """Decimals a float is rounded to, in the key and in what the model receives."""
+    auxiliary: bool = False
+    """Accepted in a row but not fed to the model."""
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    url: Path
+    """The SavedModel directory; a relative URL is resolved against the config file's folder."""
+    inputs: tuple[Field, ...] = ()
+    key_fields: tuple[str, ...] = ()
+    """Empty means every model input: configured ones in order, then the others by name."""
+    datastore: str = ""
+    use_dict: bool = True
+    tags: tuple[str, ...] = ("serve",)
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """The in-process memory tier (mly's ``Cache``: scache)."""
+
+    size_mb: float
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a tier lives: a connection plus Aerospike namespace/set (Redis: key prefix)."""
+
+    connection: str
+    namespace: str
+    dataset: str
+    time_to_live_ms: int = DEFAULT_TTL_MS
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Datastore:
+    id: str
+    cache: CacheSettings | None = None
+    l1: Reference | None = None
+    """mly writes L1's fields inline on the datastore (``Connection``, ``Namespace``, …)."""
+    l2: Reference | None = None
+    time_to_live_ms: int = DEFAULT_TTL_MS
+    retry_time_ms: int = DEFAULT_RETRY_TIME_MS
+    read_only: bool = False
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """mly's connection timeouts, normalised to milliseconds."""
+
+    connection_ms: float = 800
+    socket_ms: float = 400
+    total_ms: float = 450
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: str
+    hostnames: tuple[str, ...]
+    port: int
+    kind: ConnectionKind = "aerospike"
+    """Ours: mly only speaks Aerospike; ``Kind: redis`` selects the Redis client."""
+    timeout: Timeout = field(default_factory=Timeout)
+    backoff_ms: float = 1_000
+    """Circuit breaker: first back-off after a failure (mly: 1 s), doubled while it fails."""
+    max_backoff_ms: float = 30_000
+
+
+@dataclass(frozen=True)
+class Config:
+    models: tuple[Model, ...]
+    datastores: tuple[Datastore, ...] = ()
+    connections: tuple[Connection, ...] = ()
+    endpoint: Mapping[str, Any] = field(default_factory=dict)
+    """Kept as given (lower-cased keys) for the HTTP service."""
+    source: str = "<memory>"
+
+    def datastore(self, datastore_id: str) -> Datastore:
+        return next(d for d in self.datastores if d.id == datastore_id)
+
+    def connection(self, connection_id: str) -> Connection:
+        return next(c for c in self.connections if c.id == connection_id)

@@ -1,0 +1,99 @@
+"""The ``"mly"`` loader: an mly configuration file → ``<ID>.eval`` and ``<ID>.process_batch``.
+
+    bridge.load_from_file("mly", ["examples/wine_quality.yaml"])
+    bridge.call("wine_quality.eval", {"country": "Italy", …})
+
+TensorFlow and the datastore clients are imported on the first load, not when :mod:`bridge` is
+imported, so hosts that only run plain scripts do not pay for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bridge.config import Config, load_config, parse_config
+from bridge.errors import LoadError
+
+if TYPE_CHECKING:
+    from bridge.cache import TieredStore
+    from bridge.serving.service import ModelService
+
+
+class MlyLoader:
+    """Keeps every model service and datastore it created, for counters and reloads."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, ModelService] = {}
+        self.datastores: dict[str, TieredStore] = {}
+        self.configs: list[Config] = []
+        self._lock = threading.Lock()
+
+    def load_file(self, path: Path) -> Mapping[str, Callable[..., Any]]:
+        return self._load(load_config(path))
+
+    def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]:
+        return self._load(parse_config(source, source=f"<memory:{name or 'mly'}>"))
+
+    def _load(self, config: Config) -> Mapping[str, Callable[..., Any]]:
+        from bridge.cache.factory import open_datastore
+        from bridge.serving.service import ModelService
+
+        used = {m.datastore for m in config.models if m.datastore}
+        stores: dict[str, TieredStore] = {}
+        services: list[ModelService] = []
+        try:
+            for spec in config.datastores:
+                if spec.id in used and not spec.disabled:
+                    stores[spec.id] = open_datastore(spec, config)
+            for i, model in enumerate(config.models):
+                services.append(
+                    ModelService(model, stores.get(model.datastore), path=f"Models[{i}]")
+                )
+        except Exception as exc:
+            for store in stores.values():
+                store.close()
+            if isinstance(exc, LoadError):
+                if config.source not in str(exc):
+                    raise LoadError(f"{config.source}: {exc}") from exc
+                raise
+            raise LoadError(f"{config.source}: {type(exc).__name__}: {exc}") from exc
+        functions: dict[str, Callable[..., Any]] = {}
+        for service in services:
+            functions[f"{service.id}.eval"] = service.eval
+            functions[f"{service.id}.process_batch"] = service.process_batch
+        with self._lock:
+            self.configs.append(config)
+            for service in services:
+                self.services[service.id] = service
+            for store_id, store in stores.items():
+                name = (
+                    store_id if store_id not in self.datastores else f"{config.source}#{store_id}"
+                )
+                self.datastores[name] = store
+        return functions
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every counter: ``{"datastores": {id: …}, "models": {id: …}}``."""
+        with self._lock:
+            datastores = dict(self.datastores)
+            services = dict(self.services)
+        return {
+            "datastores": {name: store.snapshot() for name, store in datastores.items()},
+            "models": {name: svc.counters.snapshot() for name, svc in services.items()},
+        }
+
+    def flush(self) -> None:
+        """Wait for every datastore's background writes."""
+        for store in list(self.datastores.values()):
+            store.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            stores = list(self.datastores.values())
+            self.datastores.clear()
+            self.services.clear()
+        for store in stores:
+            store.close()
