@@ -162,7 +162,9 @@ func (d *decoder) value() (interface{}, *decodeError) {
 		if !ok {
 			return nil, errTruncated
 		}
-		return append([]byte(nil), b...), nil
+		out := make([]byte, len(b))
+		copy(out, b)
+		return out, nil
 	case 'a':
 		n, ok := d.u64()
 		if !ok || n > uint64(len(d.buf)-d.pos) {
