@@ -20,9 +20,10 @@ from cachetools import LRUCache
 from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import Entry, encode
 
-ENTRY_OVERHEAD = 360
-"""Bytes per entry beyond key + value: str/bytes/tuple/float headers and the cache's dict and
-LRU-order slots (measured with tracemalloc on CPython 3.11 to 3.13; see tests/test_cache_memory)."""
+ENTRY_OVERHEAD = 560
+"""Bytes per entry beyond key + encoded value: the key str, Entry, values dict, tuple and float
+objects, and the cache's dict and LRU-order slots (measured with tracemalloc on CPython 3.11;
+tests/test_cache_memory.py keeps it honest)."""
 
 _Stored = tuple[float, Entry, int]  # (expires at, entry, accounted cost)
 

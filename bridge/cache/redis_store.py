@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bridge.cache.counters import StoreCounters
 from bridge.cache.datastore import DatastoreUnavailable
@@ -46,7 +48,7 @@ class RedisStore:
             socket_connect_timeout=connect_timeout_ms / 1000.0,
             socket_timeout=socket_timeout_ms / 1000.0,
             # The breaker decides when to try again; the client must not retry on its own.
-            retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0),
         )
         return cls(name, client, namespace, dataset)
 

@@ -149,6 +149,8 @@ def read_vocabularies(model_dir: str | os.PathLike[str], names: Sequence[str]) -
     whether that is an error (mly: it is, unless the input is a wildcard or has a precision).
     """
     path = Path(model_dir)
+    if not names:
+        return {}
     found = _export_ops_vocabularies(path, names)
     rest = [n for n in names if n not in found]
     if rest:

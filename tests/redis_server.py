@@ -1,0 +1,128 @@
+"""A real ``redis-server`` for tests: a free loopback port, a temp dir, no persistence.
+
+    with RedisServer() as server:
+        client = redis.Redis(port=server.port)
+        server.kill()      # SIGKILL, as a crash
+        server.start()     # same port again
+
+Skips the test (naming the reason) when ``redis-server`` is not installed; ``make
+system-packages`` installs it from Debian.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+import redis
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    def __init__(self, port: int | None = None) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.skip("redis-server is not installed (make system-packages installs it)")
+        self.executable = executable
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="mlbridge-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def directory(self) -> Path:
+        return Path(self._dir.name)
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    pass
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+                    self.stop()
+                    raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """Die at once (SIGKILL), as a crashed server."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2)
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def running_server() -> Iterator[RedisServer]:
+    """Generator body for a pytest fixture: one started server, stopped afterwards."""
+    with RedisServer() as server:
+        yield server
