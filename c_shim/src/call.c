@@ -220,10 +220,13 @@ void *metacallfv_s(void *func, void *args[], size_t size)
 		return mlb_throwable_new("mlbridge.NotInitialized", not_initialized, "");
 	void *ret = NULL;
 	int taken = mlb_gil_take();
+	/* Our own reference: a reload on another thread may replace f->callable mid-call. */
 	PyObject *callable = current_callable(f);
+	Py_XINCREF(callable);
 	PyObject *tuple = callable ? build_args(args, size, 0) : NULL;
 	PyObject *result = tuple ? PyObject_Call(callable, tuple, NULL) : NULL;
 	Py_XDECREF(tuple);
+	Py_XDECREF(callable);
 	if (result != NULL && PyCoro_CheckExact(result)) /* an async def: wait for its value */
 		Py_SETREF(result, PyObject_CallFunctionObjArgs(mlb_py.await_result, f->name_obj, result, NULL));
 	if (result != NULL) {
