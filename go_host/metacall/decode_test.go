@@ -1,0 +1,40 @@
+package metacall
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Result tapes that the shim does not produce today but the decoder must handle.
+
+func TestResultOfAnUnsupportedTypeNamesIt(t *testing.T) {
+	tape := binary.NativeEndian.AppendUint64([]byte{'a'}, 2)
+	tape = append(tape, 'n', 'u', 13) // [None, <FUNCTION>]
+	_, err := decodeResult("f", tape)
+	var resErr *ResultError
+	if !errors.As(err, &resErr) || resErr.Path != "[1]" || !strings.Contains(resErr.Reason, "FUNCTION") {
+		t.Fatalf("got %v, want a ResultError at [1] naming FUNCTION", err)
+	}
+}
+
+func TestTruncatedResultIsAnErrorNotAPanic(t *testing.T) {
+	full := binary.NativeEndian.AppendUint64([]byte{'s'}, 5)
+	full = append(full, "hello"...)
+	for n := 0; n < len(full); n++ {
+		if _, err := decodeResult("f", full[:n]); err == nil {
+			t.Fatalf("a tape cut at %d bytes decoded without error", n)
+		}
+	}
+	if got, err := decodeResult("f", full); err != nil || got != "hello" {
+		t.Fatalf("the whole tape: (%v, %v)", got, err)
+	}
+}
+
+func TestHugeCountInTapeIsAnErrorNotAnAllocation(t *testing.T) {
+	tape := binary.NativeEndian.AppendUint64([]byte{'a'}, 1<<60)
+	if _, err := decodeResult("f", tape); err == nil {
+		t.Fatal("want an error")
+	}
+}
