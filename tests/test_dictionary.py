@@ -1,4 +1,5 @@
 """Vocabularies read from SavedModels (mly's export ops; Keras 3 exports) and their hash."""
+# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_the_dictionary_hash_is_the_wrapping_sum_of_layer_hashes() -> None:
     assert combine(layers) == (total - (1 << 64) if total >= 1 << 63 else total)
 
 
-def test_mly_fixture_vocabularies_come_from_lookup_table_export_ops(mly_models: Path) -> None:  # noqa: F811
+def test_mly_fixture_vocabularies_come_from_lookup_table_export_ops(mly_models: Path) -> None:
     d = load_dictionary(mly_models / "string_lookups_int_model", ["sa", "sl"])
     sa, sl = d.layer("sa"), d.layer("sl")
     assert sa is not None and sl is not None
@@ -59,12 +60,12 @@ def test_mly_fixture_vocabularies_come_from_lookup_table_export_ops(mly_models: 
     assert same.hash == d.hash  # same vocabularies, same hash (mly: weights are not hashed)
 
 
-def test_an_input_without_a_lookup_layer_is_absent(mly_models: Path) -> None:  # noqa: F811
+def test_an_input_without_a_lookup_layer_is_absent(mly_models: Path) -> None:
     d = load_dictionary(mly_models / "float_input_float_model", ["sl", "fl"])
     assert d.layer("fl") is None and d.layer("sl") is not None
 
 
-def test_a_model_without_vocabulary_hashes_its_files(mly_models: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_model_without_vocabulary_hashes_its_files(mly_models: Path, tmp_path: Path) -> None:
     import shutil
 
     d = load_dictionary(mly_models / "keyed_out_model", ["i"])

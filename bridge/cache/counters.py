@@ -16,9 +16,9 @@ class Counters:
     """
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lock", threading.Lock())
+        object.__setattr__(self, "lock", threading.RLock())
 
-    lock: threading.Lock = dataclasses.field(init=False, repr=False, compare=False)
+    lock: threading.RLock = dataclasses.field(init=False, repr=False, compare=False)
     """Hot paths increment fields directly under this lock (cheaper than :meth:`add_many`)."""
 
     def add(self, name: str, n: int = 1) -> None:

@@ -11,7 +11,6 @@ its ``SizeMB`` (the tracemalloc test checks the bound).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -59,7 +58,8 @@ class MemoryStore:
         self.capacity_bytes = int(size_mb * 1024 * 1024)
         self.counters = StoreCounters()
         self._clock = clock
-        self._lock = threading.Lock()
+        # One lock for the cache and its counters: a hit takes it once.
+        self._lock = self.counters.lock
         self._cache = _Bounded(self.capacity_bytes, lambda: self.counters.add("evictions"))
 
     @property
@@ -74,6 +74,7 @@ class MemoryStore:
         out: list[Entry | None] = []
         expired = 0
         hits = 0
+        counters = self.counters
         with self._lock:
             for key in keys:
                 stored = self._cache.get(key)
@@ -86,12 +87,25 @@ class MemoryStore:
                 else:
                     hits += 1
                     out.append(stored[1])
-        counters = self.counters
-        with counters.lock:
             counters.hits += hits
             counters.misses += len(keys) - hits
             counters.expired += expired
         return out
+
+    def get_one(self, key: str) -> Entry | None:
+        """:meth:`get_many` for one key (the memory-hit path of every ``eval``)."""
+        now = self._clock()
+        counters = self.counters
+        with self._lock:
+            stored = self._cache.get(key)
+            if stored is not None and stored[0] > now:
+                counters.hits += 1
+                return stored[1]
+            if stored is not None:
+                del self._cache[key]
+                counters.expired += 1
+            counters.misses += 1
+        return None
 
     def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
         expires = self._clock() + ttl_ms / 1000.0

@@ -7,6 +7,7 @@ one server; values are the same JSON bytes as the memory tier.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -29,6 +30,7 @@ class RedisStore:
         self.client = client
         self.prefix = f"{namespace}:{dataset}:"
         self.counters = StoreCounters()
+        self._idle: list[Any] = []  # list.pop/append are atomic: a lock-free connection stack
 
     @classmethod
     def connect(
@@ -56,7 +58,7 @@ class RedisStore:
         if not keys:
             return []
         try:
-            raw = self.client.mget([self.prefix + k for k in keys])
+            raw = self._mget([self.prefix + k for k in keys])
         except redis.RedisError as exc:
             self.counters.add("errors")
             raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
@@ -73,6 +75,25 @@ class RedisStore:
         hits = sum(1 for e in out if e is not None)
         self.counters.add_many(hits=hits, misses=len(keys) - hits)
         return out
+
+    def _mget(self, keys: list[str]) -> list[bytes | None]:
+        # The read path talks to a connection directly: redis-py's client-level machinery
+        # (pool bookkeeping, instrumentation hooks) costs ~4x the network round trip on loopback,
+        # and an L1 hit must stay an order of magnitude cheaper than the model.
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self.client.connection_pool.make_connection()
+        try:
+            connection.send_command("MGET", *keys)
+            response = connection.read_response()
+        except BaseException:
+            connection.disconnect()  # its state is unknown: never reuse it
+            raise
+        self._idle.append(connection)
+        if not isinstance(response, list):
+            raise redis.ResponseError(f"MGET answered {type(response).__name__}")
+        return response
 
     def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
         self.put_raw([(key, encode(entry)) for key, entry in items], ttl_ms)
@@ -91,4 +112,6 @@ class RedisStore:
         self.counters.add("writes", len(items))
 
     def close(self) -> None:
+        while self._idle:
+            self._idle.pop().disconnect()
         self.client.close()

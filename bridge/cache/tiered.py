@@ -138,8 +138,8 @@ class TieredStore:
     def get_one(self, key: str, dict_hash: int) -> Entry | None:
         """:meth:`get_many` for one key, with a short path for a memory hit."""
         local = self.local
-        if local is not None:
-            entry = local.store.get_many((key,))[0]
+        if local is not None and isinstance(local.store, MemoryStore):
+            entry = local.store.get_one(key)
             if entry is not None and entry.dict_hash == dict_hash:
                 counters = self.counters
                 with counters.lock:

@@ -220,11 +220,15 @@ def _keras3_vocabularies(path: Path, names: Sequence[str]) -> dict[str, Layer]:
         # Argument i of the called function is the op's input i: a capture or not.
         sources = [captures.get(t.name.split(":")[0]) for t in op.inputs]
         for node_name, key_dtype, capture in _find_ops(library, function_name, sources, 0):
+            # ".../<layer>/<table scope>/LookupTableFindV2": the layer that owns the table must be
+            # named after the input. A TextVectorization's inner lookup ("tv_vectorization/
+            # string_lookup_1/…") is not: its vocabulary is of tokens, not of input values.
             components = node_name.split("/")
+            layer_scope = components[-3] if len(components) >= 3 else ""
             for name in names:
                 if name in out or capture is None:
                     continue
-                if any(_layer_prefix_match(c, name) for c in components):
+                if _layer_prefix_match(layer_scope, name):
                     keys, _ = tf.raw_ops.LookupTableExportV2(
                         table_handle=handles[capture], Tkeys=key_dtype, Tvalues=tf.int64
                     )

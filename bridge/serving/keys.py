@@ -114,6 +114,26 @@ class KeyBuilder:
             self._unknown(row)
         return values
 
+    def prepare(self, row: Any) -> tuple[dict[str, Any], str]:
+        """:meth:`check` and :meth:`key` in one pass (the ``eval`` hot path)."""
+        if type(row) is not dict:
+            checked = self.check(row)
+            return checked, self.key(checked)
+        values: dict[str, Any] = {}
+        for name, required, check in self._checks:
+            try:
+                value = row[name]
+            except KeyError:
+                if required:
+                    self._unknown(row)
+                    raise InputError(f"missing input {name!r}") from None
+                continue
+            values[name] = check(value)
+        if len(values) != len(row):
+            self._unknown(row)
+        get = values.get
+        return values, KEY_DELIMITER.join([text(get(name)) for name, text in self._slots])
+
     def _unknown(self, row: Mapping[str, Any]) -> None:
         for name in row:
             if name not in self.fields:

@@ -194,8 +194,7 @@ class ModelService:
         if store is None or state.dictionary is None:
             return self.process_batch([row])[0]
         # The single-row path of process_batch, unrolled: a memory hit is a few microseconds.
-        values = state.keys.check(row)
-        key = state.keys.key(values)
+        values, key = state.keys.prepare(row)
         entry = store.get_one(key, state.dictionary.hash)
         counters = self.counters
         with counters.lock:

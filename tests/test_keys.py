@@ -1,0 +1,102 @@
+"""Cache keys with mly's rules, on the mly fixture models and on hand-made fields."""
+# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mly_fixtures import loader, mly_models, write_config  # noqa: F401  (fixtures)
+
+from bridge.models.dictionary import make_layer
+from bridge.runtime import Runtime
+from bridge.serving import MlyLoader
+from bridge.serving.keys import FieldSpec, InputError, KeyBuilder, round_half_away
+from bridge.serving.service import ModelService
+
+
+@pytest.fixture(scope="module")
+def fixtures(mly_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlyLoader]:
+    config = write_config(
+        tmp_path_factory.mktemp("keys"),
+        f"""
+Models:
+  - {{ID: sli, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}
+  - ID: fli
+    URL: {mly_models}/float_input_float_model
+    DataStore: mem
+    Inputs: [{{Name: fl, Precision: 4}}]
+  - ID: vec
+    URL: {mly_models}/vectorization_int_model
+    DataStore: mem
+    Inputs: [{{Name: tv, Wildcard: true}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 4}}}}]
+""",
+    )
+    runtime, mly = Runtime(), MlyLoader()
+    runtime.register_loader("mly", mly)
+    runtime.load_from_file("mly", [config])
+    yield mly
+    mly.close()
+
+
+def key(service: ModelService, row: dict[str, object]) -> str:
+    keys = service._state.keys
+    return keys.key(keys.check(row))
+
+
+def test_an_out_of_vocabulary_string_is_unk(fixtures: MlyLoader) -> None:
+    sli = fixtures.services["sli"]
+    assert key(sli, {"sa": "zz", "sl": "a"}) == "[UNK]/a"
+    assert key(sli, {"sa": "a", "sl": "a"}) == "a/a"
+    assert sli.key_fields == ("sa", "sl")  # signature inputs by name
+
+
+def test_floats_round_to_precision_and_configured_inputs_come_first(fixtures: MlyLoader) -> None:
+    fli = fixtures.services["fli"]
+    assert key(fli, {"fl": 1.00054, "sl": "a"}) == "1.0005/a"  # mly's "1.235/a" order
+    assert key(fli, {"fl": 1.00053, "sl": "a"}) == "1.0005/a"
+    assert key(fli, {"fl": 1.00056, "sl": "zz"}) == "1.0006/[UNK]"
+    assert fli._state.keys.check({"fl": 1.00054, "sl": "a"})["fl"] == 1.0005  # model gets it
+
+
+def test_a_wildcard_keeps_the_raw_value(fixtures: MlyLoader) -> None:
+    vec = fixtures.services["vec"]
+    assert key(vec, {"tv": "a b c", "sl": "a"}) == "a b c/a"  # tv first: configured
+    assert key(vec, {"tv": "a/b", "sl": "q"}) == "a%2Fb/[UNK]"  # '/' escaped: no collisions
+
+
+def test_int_vocabulary_unknown_is_zero_and_wildcard_float_has_ten_decimals() -> None:
+    fields = [
+        FieldSpec("code", "int", True, True, layer=make_layer("code", [7, 11])),
+        FieldSpec("w", "float", True, True, wildcard=True),
+        FieldSpec("p", "float", True, True, precision=2),
+    ]
+    keys = KeyBuilder(fields, ["code", "w", "p"])
+    assert keys.key(keys.check({"code": 7, "w": 0.5, "p": 2.345})) == "7/0.5000000000/2.35"
+    assert keys.key(keys.check({"code": 8, "w": 1, "p": -2.345})) == "0/1.0000000000/-2.35"
+
+
+def test_rounding_is_half_away_from_zero_as_go() -> None:
+    assert round_half_away(2.5, 0) == 3 and round_half_away(-2.5, 0) == -3
+    assert round_half_away(0.125, 2) == 0.13  # Python's round() gives 0.12
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"sa": "a"}, "missing input 'sl'"),
+        ({"sa": "a", "sl": "a", "extra": 1}, "unknown field 'extra'"),
+        ({"sa": 5, "sl": "a"}, "field 'sa': expected a string, got int 5"),
+        (["a", "a"], "a row must be a dict"),
+    ],
+)
+def test_bad_rows_name_the_field(fixtures: MlyLoader, row: object, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("[", r"\[")):
+        fixtures.services["sli"].eval(row)  # type: ignore[arg-type]
+
+
+def test_a_bad_row_in_a_batch_names_its_index(fixtures: MlyLoader) -> None:
+    with pytest.raises(InputError, match=r"row 1: field 'fl': expected a float, got str"):
+        fixtures.services["fli"].process_batch([{"fl": 1.0, "sl": "a"}, {"fl": "x", "sl": "a"}])

@@ -1,0 +1,320 @@
+"""``load_from_file("mly", …)``: models served through their cache, end to end."""
+# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mly_fixtures import (  # noqa: F401  (fixtures)
+    WINE_ROW,
+    loader,
+    mly_models,
+    quality_model,
+    write_config,
+)
+from redis_server import RedisServer
+
+import bridge
+from bridge.errors import LoadError
+from bridge.runtime import Runtime
+from bridge.serving import MlyLoader
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+Loader = tuple[Runtime, MlyLoader]
+
+
+def test_importing_bridge_registers_the_mly_loader() -> None:
+    assert "mly" in bridge.RUNTIME._loaders
+
+
+def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
+    mly_models: Path,
+    tmp_path: Path,
+) -> None:
+    config = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: serving_sli, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+""",
+    )
+    handle = bridge.load_from_file("mly", [str(config)])
+    assert handle.functions == ("serving_sli.eval", "serving_sli.process_batch")
+    assert bridge.call("serving_sli.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}
+    assert bridge.call("serving_sli.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}
+    assert bridge.call(
+        "serving_sli.process_batch", [{"sa": "zz", "sl": "a"}, {"sa": "a", "sl": "a"}]
+    ) == [{"expand": 10}, {"expand": 25}]
+    service = bridge.serving.MLY.services["serving_sli"]
+    assert service.counters.snapshot()["rows_evaluated"] == 2
+    assert service.store is not None and service.store.snapshot()["local_hits"] == 2
+    with pytest.raises(bridge.CallError, match="missing input 'sl'"):
+        bridge.call("serving_sli.eval", {"sa": "a"})
+
+
+def test_mly_end_to_end_cases(loader: Loader, mly_models: Path, tmp_path: Path) -> None:
+    runtime, mly = loader
+    config = write_config(
+        tmp_path,
+        f"""
+Models:
+  - {{ID: fli, URL: {mly_models}/float_input_float_model, DataStore: mem,
+     Inputs: [{{Name: fl, Precision: 4}}]}}
+  - {{ID: vec, URL: {mly_models}/vectorization_int_model, DataStore: mem,
+     Inputs: [{{Name: tv, Wildcard: true}}]}}
+  - {{ID: ko, URL: {mly_models}/keyed_out_model, DataStore: mem,
+     Inputs: [{{Name: i, Wildcard: true}}]}}
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+""",
+    )
+    runtime.load_from_file("mly", [config])
+    first = runtime.call("fli.eval", {"fl": 1.00054, "sl": "a"})
+    assert runtime.call("fli.eval", {"fl": 1.00053, "sl": "a"}) == first  # mly case 007: cached
+    assert mly.services["fli"].counters.snapshot()["rows_evaluated"] == 1
+    assert runtime.call("vec.eval", {"tv": "a b c", "sl": "a"}) == {"expand": 360}
+    out = runtime.call("ko.eval", {"i": 3})
+    assert list(out) == ["i0_copy", "i1_copy"]  # stable order (mly: map order)
+
+
+def test_configuration_errors_fail_the_load(
+    loader: Loader, mly_models: Path, tmp_path: Path
+) -> None:
+    runtime, _ = loader
+    bad_store = write_config(
+        tmp_path,
+        f"""
+Models:
+  - {{ID: a, URL: {mly_models}/string_lookups_int_model}}
+  - {{ID: b, URL: {mly_models}/string_lookups_int_model, Datastore: foo}}
+""",
+        "a.yaml",
+    )
+    with pytest.raises(LoadError, match=r'Models\[1\]\.Datastore: no datastore "foo"'):
+        runtime.load_from_file("mly", [bad_store])
+    no_precision = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: f, URL: {mly_models}/float_input_float_model, DataStore: m}}]
+Datastores: [{{ID: m, Cache: {{SizeMB: 1}}}}]
+""",
+        "b.yaml",
+    )
+    with pytest.raises(LoadError, match=r"Models\[0\]\.Inputs: float input 'fl' needs a Precision"):
+        runtime.load_from_file("mly", [no_precision])
+    no_vocab = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: v, URL: {mly_models}/vectorization_int_model, DataStore: m}}]
+Datastores: [{{ID: m, Cache: {{SizeMB: 1}}}}]
+""",
+        "c.yaml",
+    )
+    with pytest.raises(LoadError, match=r"no lookup layer in the model for \['tv'\]"):
+        runtime.load_from_file("mly", [no_vocab])
+    missing_model = write_config(tmp_path, "Models: [{ID: x, URL: nowhere}]", "d.yaml")
+    with pytest.raises(LoadError, match=r"Models\[0\]\.URL: .*nowhere"):
+        runtime.load_from_file("mly", [missing_model])
+    assert runtime.names() == []
+
+
+def _colour_model(path: Path, vocabulary: list[str]) -> Path:
+    import keras
+
+    colour = keras.Input(shape=(1,), dtype="string", name="colour")
+    index = keras.layers.StringLookup(vocabulary=vocabulary, name="colour_lookup")(colour)
+    out = keras.layers.Dense(1, name="score")(keras.ops.cast(index, "float32"))
+    keras.Model({"colour": colour}, out).export(str(path), verbose=False)
+    return path
+
+
+def test_a_reload_with_another_vocabulary_misses_old_entries(
+    loader: Loader, tmp_path: Path
+) -> None:
+    runtime, mly = loader
+    first = _colour_model(tmp_path / "v1", ["red", "white"])
+    second = _colour_model(tmp_path / "v2", ["red", "rose"])
+    config = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: colour, URL: {first}, DataStore: mem}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+""",
+    )
+    runtime.load_from_file("mly", [config])
+    service = mly.services["colour"]
+    runtime.call("colour.eval", {"colour": "red"})
+    runtime.call("colour.eval", {"colour": "red"})
+    old_hash = service.dictionary.hash if service.dictionary else None
+    service.reload(second)
+    assert service.dictionary is not None and service.dictionary.hash != old_hash
+    runtime.call("colour.eval", {"colour": "red"})
+    snap = service.snapshot()
+    assert snap["model"]["rows_evaluated"] == 2
+    assert snap["datastore"]["hash_mismatches"] == 1
+    with pytest.raises(LoadError):
+        service.reload(tmp_path / "absent")  # a failed reload keeps the model serving
+    assert runtime.call("colour.eval", {"colour": "red"}) is not None
+
+
+def _example(name: str, model: Path, tmp_path: Path, **replace: str) -> Path:
+    text = (EXAMPLES / name).read_text()
+    text = text.replace("../build/models/wine-quality", str(model))
+    for old, new in replace.items():
+        text = re.sub(old, new, text)
+    return write_config(tmp_path, text, name)
+
+
+def _ratio(
+    slow: Callable[[], Any], n_slow: int, fast: Callable[[], Any], n_fast: int
+) -> tuple[float, float, float]:
+    """(slow s/call, fast s/call, median of per-round ratios) over 5 interleaved rounds, so that
+    a noisy neighbour slows both sides of a round alike."""
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n_slow):
+            slow()
+        middle = time.perf_counter()
+        for _ in range(n_fast):
+            fast()
+        end = time.perf_counter()
+        rounds.append(((middle - start) / n_slow, (end - middle) / n_fast))
+    ratios = [s / f for s, f in rounds]
+    return (
+        statistics.median(s for s, _ in rounds),
+        statistics.median(f for _, f in rounds),
+        statistics.median(ratios),
+    )
+
+
+@pytest.fixture
+def wine(loader: Loader, quality_model: Path, tmp_path: Path) -> Iterator[Loader]:
+    runtime, _ = loader
+    runtime.load_from_file("mly", [_example("wine_quality.yaml", quality_model, tmp_path)])
+    uncached = write_config(
+        tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
+    )
+    runtime.load_from_file("mly", [uncached])
+    yield loader
+
+
+def test_wine_quality_serves_points_and_caches_by_dictionary_key(wine: Loader) -> None:
+    runtime, mly = wine
+    points = runtime.call("wine_quality.eval", WINE_ROW)
+    assert set(points) == {"points"} and 70 < points["points"] < 100
+    same_cents = dict(WINE_ROW, price=15.004)
+    assert runtime.call("wine_quality.eval", same_cents) == points
+    unknown_winery = dict(WINE_ROW, winery="No Such Winery")
+    other = dict(WINE_ROW, winery="Another Unknown Winery")
+    assert runtime.call("wine_quality.eval", unknown_winery) == runtime.call(
+        "wine_quality.eval", other
+    )
+    snap = mly.snapshot()
+    assert snap["models"]["wine_quality"]["rows_evaluated"] == 2
+    assert snap["datastores"]["wine_quality_cache"]["local_hits"] == 2
+    batch = runtime.call("wine_quality.process_batch", [WINE_ROW, unknown_winery, WINE_ROW])
+    assert batch == [points, batch[1], points] and batch[1] != points
+
+
+def test_benchmark_memory_hit_is_100x_faster_than_uncached(wine: Loader, benchmark: Any) -> None:
+    runtime, _ = wine
+    runtime.call("wine_quality.eval", WINE_ROW)
+    uncached, hit, ratio = _ratio(
+        lambda: runtime.call("wine_uncached.eval", WINE_ROW),
+        50,
+        lambda: runtime.call("wine_quality.eval", WINE_ROW),
+        2000,
+    )
+    print(
+        f"\nwine_quality.eval: uncached {uncached * 1e6:.0f} us, memory hit {hit * 1e6:.2f} us, "
+        f"{ratio:.0f}x"
+    )
+    benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
+    benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
+    assert ratio >= 100
+
+
+@pytest.fixture(scope="module")
+def redis_l1() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
+    loader: Loader,
+    quality_model: Path,
+    tmp_path: Path,
+    redis_l1: RedisServer,
+    benchmark: Any,
+) -> None:
+    runtime, mly = loader
+    # The example as shipped, minus the memory tier, pointed at the test's server.
+    config = _example(
+        "wine_quality_redis.yaml",
+        quality_model,
+        tmp_path,
+        **{
+            r"Port: 6379": f"Port: {redis_l1.port}",
+            r"    Cache:\n      SizeMB: 16\n": "",
+        },
+    )
+    runtime.load_from_file("mly", [config])
+    uncached_cfg = write_config(
+        tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
+    )
+    runtime.load_from_file("mly", [uncached_cfg])
+    runtime.call("wine_quality.eval", WINE_ROW)
+    mly.flush()
+    uncached, hit, ratio = _ratio(
+        lambda: runtime.call("wine_uncached.eval", WINE_ROW),
+        50,
+        lambda: runtime.call("wine_quality.eval", WINE_ROW),
+        300,
+    )
+    print(
+        f"\nwine_quality.eval: uncached {uncached * 1e6:.0f} us, Redis L1 hit {hit * 1e6:.1f} us, "
+        f"{ratio:.1f}x"
+    )
+    snap = mly.snapshot()["datastores"]["wine_quality_cache"]
+    assert snap["l1_hits"] >= 1500 and "local" not in snap["tiers"]
+    benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
+    benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
+    assert ratio >= 10
+
+
+def test_redis_l1_is_shared_between_loads_and_survives_a_restart(
+    loader: Loader,
+    quality_model: Path,
+    tmp_path: Path,
+    redis_l1: RedisServer,
+) -> None:
+    runtime, mly = loader
+    config = _example(
+        "wine_quality_redis.yaml",
+        quality_model,
+        tmp_path,
+        **{
+            r"Port: 6379": f"Port: {redis_l1.port}",
+            r"BackoffMs: \d+": "",
+            r"Socket: 100}": "Socket: 100}\n    BackoffMs: 100",
+        },
+    )
+    runtime.load_from_file("mly", [config])
+    row = dict(WINE_ROW, price=21.0)
+    expected = runtime.call("wine_quality.eval", row)
+    mly.flush()
+    redis_l1.kill()
+    try:
+        fresh = dict(WINE_ROW, price=33.0)
+        assert runtime.call("wine_quality.eval", fresh)["points"] > 0  # Redis down: still answers
+        assert runtime.call("wine_quality.eval", row) == expected  # from memory
+        snap = mly.snapshot()["datastores"]["wine_quality_cache"]
+        assert snap["errors"] >= 1
+    finally:
+        redis_l1.start()
