@@ -342,3 +342,16 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The Batcher's own cost per item, with 1,000 goroutines and no Python behind it.
+func BenchmarkBatcherOverhead1000Goroutines(b *testing.B) {
+	batcher := newBatcher("f", BatcherOptions{MaxBatchSize: 256, MaxWait: 50 * time.Microsecond, QueueSize: 4 * benchGoroutines},
+		func(_ string, items []interface{}) (interface{}, error) { return items, nil })
+	defer batcher.Close()
+	ctx := context.Background()
+	runGoroutines(b, func(i int64) error {
+		_, err := batcher.Call(ctx, i)
+		return err
+	})
+	b.ReportMetric(float64(batcher.Stats().Items)/float64(max(batcher.Stats().Batches, 1)), "items/batch")
+}
