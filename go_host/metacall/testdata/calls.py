@@ -89,3 +89,11 @@ def score_all(items):
     for k in range(100):
         total += k
     return [item for item in items]
+
+
+async def later(value):
+    return value
+
+
+async def later_fail(message):
+    raise RuntimeError(message)
