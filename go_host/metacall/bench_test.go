@@ -81,7 +81,7 @@ func BenchmarkBatcher1000Goroutines(b *testing.B) {
 	benchBatcher(b, "identity_all")
 }
 
-// score_all has a fixed cost per call (a few µs of Python), as a model's predict does (the
+// score_all has a fixed cost per call (~20 µs of Python), as a model's predict does (the
 // wine model: ~0.4 ms): here batching pays.
 func BenchmarkDirectScore1000Goroutines(b *testing.B) {
 	runGoroutines(b, func(i int64) error {
