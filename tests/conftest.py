@@ -12,6 +12,9 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test module imports TensorFlow
+
 import sys
 import types
 from pathlib import Path
