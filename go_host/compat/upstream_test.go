@@ -79,7 +79,7 @@ func TestUpstreamGoPortCallsProcessBatch(t *testing.T) {
 		"CGO_LDFLAGS=-L"+lib+" -Wl,-rpath,"+lib,
 	)
 
-	out, err := goCommand(t, dir, env, time.Minute, "get", upstreamModule+"@"+upstreamVersion)
+	out, err := goCommand(t, dir, env, 30*time.Second, "get", upstreamModule+"@"+upstreamVersion)
 	if err != nil {
 		t.Skipf("the Go module proxy cannot serve %s@%s: %s", upstreamModule, upstreamVersion, reason(out, err))
 	}
