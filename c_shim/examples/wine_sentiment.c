@@ -1,12 +1,15 @@
 /*
  * wine_sentiment: MetaCall's wine-review experiment from C, against our libmetacall.so.
  *
- *   wine_sentiment [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py] reviews.csv
+ *   wine_sentiment [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py]
+ *                  [-labels FILE] reviews.csv
  *
  * Reads the "description" column of the first n reviews, scores them with process_batch from
  * python_scripts/wine_sentiment.py in batches from several threads at once (each call holds
  * the GIL only while Python runs; TensorFlow releases it inside its kernels), and prints the
- * positive and negative counts and the time. Written only against MetaCall's API:
+ * positive and negative counts and the time, then the same summary as one JSON line (the shape
+ * of the Go winedemo's, read by `mlbridge bench wine`). -labels writes one label per review.
+ * Written only against MetaCall's API:
  *
  *   cc wine_sentiment.c -I c_shim/include -L build/lib -lmetacall -lpthread
  */
@@ -109,6 +112,7 @@ static size_t read_descriptions(const char *path, char **out, size_t n)
 
 struct job {
 	char **reviews;
+	char *labels; /* 'P', 'N', or '?' (failed), one per review */
 	size_t count, batch;
 	atomic_size_t next;
 	atomic_long positive, negative, failed;
@@ -151,10 +155,9 @@ static void *worker(void *arg)
 		} else if (metacall_value_id(result) == METACALL_ARRAY && metacall_value_count(result) == hi - lo) {
 			void **scores = metacall_value_to_array(result);
 			for (size_t i = 0; i < hi - lo; ++i) {
-				if (is_positive(scores[i]))
-					atomic_fetch_add(&job->positive, 1);
-				else
-					atomic_fetch_add(&job->negative, 1);
+				int positive = is_positive(scores[i]);
+				job->labels[lo + i] = positive ? 'P' : 'N';
+				atomic_fetch_add(positive ? &job->positive : &job->negative, 1);
 			}
 		} else {
 			fprintf(stderr, "process_batch: unexpected result (id %d)\n", (int)metacall_value_id(result));
@@ -171,6 +174,32 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* VmHWM: the OS's peak resident set of the whole process (Python and TensorFlow included). */
+static double peak_rss_mb(void)
+{
+	FILE *status = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+	while (status != NULL && fgets(line, sizeof line, status) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (status != NULL)
+		fclose(status);
+	return (double)kb / 1024.0;
+}
+
+static int write_labels(const char *path, const char *labels, size_t count)
+{
+	FILE *out = fopen(path, "w");
+	if (out == NULL) {
+		perror(path);
+		return -1;
+	}
+	for (size_t i = 0; i < count; ++i)
+		fputs(labels[i] == 'P' ? "POSITIVE\n" : labels[i] == 'N' ? "NEGATIVE\n" : "FAILED\n", out);
+	return fclose(out);
+}
+
 static void fail(const char *what)
 {
 	struct metacall_exception_type ex;
@@ -184,7 +213,8 @@ static void fail(const char *what)
 int main(int argc, char **argv)
 {
 	long n = 1000, batch = 32, threads = 2;
-	const char *script = "wine_sentiment.py", *csv = NULL;
+	const char *script = "wine_sentiment.py", *csv = NULL, *labels_path = NULL;
+	double t0 = now();
 	for (int i = 1; i < argc; ++i) {
 		if (i + 1 < argc && strcmp(argv[i], "-n") == 0)
 			n = atol(argv[++i]);
@@ -194,13 +224,17 @@ int main(int argc, char **argv)
 			threads = atol(argv[++i]);
 		else if (i + 1 < argc && strcmp(argv[i], "-script") == 0)
 			script = argv[++i];
+		else if (i + 1 < argc && strcmp(argv[i], "-labels") == 0)
+			labels_path = argv[++i];
 		else if (argv[i][0] != '-' && csv == NULL)
 			csv = argv[i];
 		else
 			csv = NULL, n = 0;
 	}
 	if (csv == NULL || n <= 0 || batch <= 0 || threads <= 0 || threads > 256) {
-		fprintf(stderr, "usage: %s [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py] reviews.csv\n",
+		fprintf(stderr,
+			"usage: %s [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py] [-labels FILE] "
+			"reviews.csv\n",
 			argv[0]);
 		return 2;
 	}
@@ -210,7 +244,6 @@ int main(int argc, char **argv)
 
 	/* Like MetaCall, scripts are looked up in LOADER_SCRIPT_PATH (read at initialize). */
 	setenv("LOADER_SCRIPT_PATH", MLBRIDGE_SCRIPTS_DIR, 0);
-	double t0 = now();
 	if (metacall_initialize() != 0)
 		fail("metacall_initialize");
 	const char *paths[1] = { script };
@@ -219,6 +252,8 @@ int main(int argc, char **argv)
 	double loaded = now();
 
 	struct job job = { .reviews = reviews, .count = count, .batch = (size_t)batch };
+	job.labels = malloc(count + 1);
+	memset(job.labels, '?', count);
 	job.process_batch = metacall_function("process_batch");
 	if (job.process_batch == NULL)
 		fail("metacall_function(\"process_batch\")");
@@ -233,11 +268,19 @@ int main(int argc, char **argv)
 	       atomic_load(&job.negative), atomic_load(&job.failed));
 	printf("load: %.2f s  scoring: %.3f s (%ld threads, batches of %ld)\n", loaded - t0, done - loaded, threads,
 	       batch);
+	printf("{\"host\": \"c\", \"reviews\": %zu, \"workers\": %ld, \"mode\": \"threads\", \"seconds\": %.4f, "
+	       "\"seconds_total\": %.4f, \"peak_rss_mb\": %.1f, \"positive\": %ld, \"negative\": %ld}\n",
+	       count, threads, done - loaded, now() - t0, peak_rss_mb(), atomic_load(&job.positive),
+	       atomic_load(&job.negative));
+	fflush(stdout);
+	if (labels_path != NULL && write_labels(labels_path, job.labels, count) != 0)
+		job.failed = 1;
 
 	metacall_destroy();
 	for (size_t i = 0; i < count; ++i)
 		free(reviews[i]);
 	free(reviews);
+	free(job.labels);
 	free(pool);
 	return atomic_load(&job.failed) == 0 ? 0 : 1;
 }
