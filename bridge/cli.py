@@ -108,6 +108,7 @@ Command = type[DataCommand] | type[DemoCommand] | ModuleType
 COMMANDS: dict[str, tuple[str, Command | str]] = {
     "data": ("find or fetch the wine reviews CSV and print its path", DataCommand),
     "demo": ("run the Python wine sentiment demo through the bridge", DemoCommand),
+    "bench": ("compare Go, C and Python hosts side by side (bench wine)", "bridge.bench.command"),
 }
 """``mlbridge <name>``: help text and a command class or the name of a command module."""
 
