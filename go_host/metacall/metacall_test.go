@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -264,17 +265,25 @@ func TestUnknownFunctionIsAnError(t *testing.T) {
 }
 
 func TestLoadFromMemoryAddsFunctions(t *testing.T) {
-	if err := LoadFromMemory("py", "def from_memory(x):\n    return x + 1\n"); err != nil {
+	// A name of its own per run: a loaded name cannot be loaded again (-count=N).
+	name := fmt.Sprintf("from_memory_%d", memoryLoads.Add(1))
+	if err := LoadFromMemory("py", "def "+name+"(x):\n    return x + 1\n"); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustCall(t, "from_memory", 41); got != int64(42) {
+	if got := mustCall(t, name, 41); got != int64(42) {
 		t.Fatalf("got %#v", got)
+	}
+	if err := LoadFromMemory("py", "def "+name+"(x):\n    return x\n"); err == nil ||
+		!strings.Contains(err.Error(), "Duplicate") {
+		t.Fatalf("loading a name twice: got %v", err)
 	}
 	err := LoadFromMemory("py", "def broken(:\n")
 	if err == nil || !strings.Contains(err.Error(), "syntax") {
 		t.Fatalf("a syntax error: got %v", err)
 	}
 }
+
+var memoryLoads atomic.Int64
 
 func TestLoadFromFileReportsProblems(t *testing.T) {
 	if err := LoadFromFile("py", nil); err == nil {
