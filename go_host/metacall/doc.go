@@ -43,7 +43,8 @@
 //
 // The package's #cgo lines point at the repository layout: headers in c_shim/include and
 // libmetacall.so in build/lib (built by `make shim`), with an rpath, so `go test ./...` works
-// in the repository with no environment. For another layout set, for example,
+// in the repository with no environment. For another layout set, for example (the go
+// command puts these before the package's own flags, so they take precedence),
 //
 //	CGO_CFLAGS="-I/opt/mlbridge/include"
 //	CGO_LDFLAGS="-L/opt/mlbridge/lib -Wl,-rpath,/opt/mlbridge/lib"
