@@ -6,6 +6,9 @@
 //	winedemo -data wine-reviews.csv -n 1000 -mode direct  -workers 2   -batch 32
 //	winedemo -data wine-reviews.csv -n 1000 -mode batcher -workers 1000 -batch 32
 //
+// -labels FILE writes each review's label, one per line, so that a benchmark can check that
+// every host scored every review alike.
+//
 // direct: the published shape. The reviews are cut into batches of -batch and -workers
 // goroutines call process_batch with them.
 // batcher: -workers goroutines each submit single reviews to a metacall.Batcher, which
@@ -51,6 +54,7 @@ type config struct {
 	mode        string
 	wait        time.Duration
 	dispatchers int
+	labels      string
 }
 
 func main() {
@@ -80,6 +84,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.mode, "mode", "direct", "direct or batcher")
 	fs.DurationVar(&cfg.wait, "wait", 2*time.Millisecond, "batcher: how long a batch waits for more reviews")
 	fs.IntVar(&cfg.dispatchers, "dispatchers", 1, "batcher: batches in flight at once")
+	fs.StringVar(&cfg.labels, "labels", "", "write one label per review to this file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -173,6 +178,7 @@ func run(cfg config, start time.Time) (summary, error) {
 		Mode:    cfg.mode,
 		Seconds: seconds,
 	}
+	var lines strings.Builder
 	for i, l := range labels {
 		positive, err := isPositive(l)
 		if err != nil {
@@ -180,8 +186,15 @@ func run(cfg config, start time.Time) (summary, error) {
 		}
 		if positive {
 			out.Positive++
+			lines.WriteString("POSITIVE\n")
 		} else {
 			out.Negative++
+			lines.WriteString("NEGATIVE\n")
+		}
+	}
+	if cfg.labels != "" {
+		if err := os.WriteFile(cfg.labels, []byte(lines.String()), 0o644); err != nil {
+			return summary{}, err
 		}
 	}
 	metacall.Destroy()
