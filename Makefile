@@ -10,21 +10,39 @@ SIZE     ?= small
 MODEL    := $(BUILD)/models/sentiment-$(SIZE)/saved_model.pb
 SHIM     := $(BUILD)/lib/libmetacall.so
 WINEDEMO := $(BUILD)/bin/winedemo
+C_DEMO   := $(BUILD)/bin/wine_sentiment
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+# TensorFlow's C++ start-up chatter hides the demo's output.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test setup venv system-packages data model shim go bench lint clean
+.PHONY: demo test setup venv system-packages data model shim go bench bench-large bench-micro lint clean
 
 demo: setup
+	@echo "== Python: bridge.call(\"process_batch\", ...) =="
 	$(PY) -m bridge.cli demo
+	@echo "== Go: 1,000 goroutines through the Batcher =="
+	$(WINEDEMO) -data "$$($(PY) -m bridge.cli data)" -mode batcher
+	@echo "== C: MetaCall's C API from 2 threads =="
+	$(C_DEMO) -threads 2 "$$($(PY) -m bridge.cli data)"
 
 test: setup
 	$(PY) -m pytest
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 	cd go_host && go test -race -count=1 ./...
 
+# The side-by-side wine benchmark (README's results table); bench-large also trains the large model.
 bench: setup
-	$(PY) -m bridge.cli bench wine
+	$(PY) -m bridge.cli bench wine --model $(SIZE)
+
+bench-large:
+	$(MAKE) SIZE=large bench
+
+# Micro-benchmarks: pytest-benchmark, go test -bench and the C call benchmark.
+bench-micro: setup
+	$(PY) -m pytest --benchmark-enable -k "bench or benchmark"
+	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/
+	$(BUILD)/bin/bench_c_call
 
 setup: venv system-packages data model shim go
 
