@@ -16,7 +16,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test setup venv system-packages data model shim go bench bench-large bench-micro lint clean
+.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -44,7 +44,7 @@ bench-micro: setup
 	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/
 	$(BUILD)/bin/bench_c_call
 
-setup: venv system-packages data model shim go
+setup: venv system-packages data model quality-model shim go
 
 # --- Python -------------------------------------------------------------------------------
 venv: $(VENV)/.installed
@@ -68,6 +68,10 @@ data: venv
 model: $(MODEL)
 $(MODEL): | venv
 	$(PY) -m bridge.cli train sentiment --size $(SIZE)
+
+quality-model: $(BUILD)/models/wine-quality/saved_model.pb
+$(BUILD)/models/wine-quality/saved_model.pb: | venv
+	$(PY) -m bridge.cli train quality
 
 # --- C shim (libmetacall.so) and the Go host ----------------------------------------------
 shim: venv
