@@ -1,7 +1,8 @@
 """Shared fixtures of the cache tests: the mly fixture models and the wine quality model.
 
-Test modules import the fixtures they use (``from mly_fixtures import quality_model``); the
-quality model is trained once per session into pytest's temp dir, with few epochs.
+conftest.py registers this module as a plugin, so tests use its fixtures by name and import
+only its plain helpers (``WINE_ROW``, ``write_config``). The quality model is trained once per
+session into pytest's temp dir, with few epochs. ``mly_models`` comes from conftest.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 from bridge.runtime import Runtime
 from bridge.serving import MlyLoader
 
-MODELS_ENV = "MLBRIDGE_MLY_MODELS"
 WINE_ENV = "MLBRIDGE_WINE_CSV"
 
 WINE_ROW = {
@@ -25,21 +25,6 @@ WINE_ROW = {
     "winery": "Nicosia",
     "price": 15.0,
 }
-
-
-def mly_models_dir() -> Path:
-    value = os.environ.get(MODELS_ENV)
-    if not value:
-        pytest.skip(f"{MODELS_ENV} is not set (the viant/mly fixture models directory)")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.skip(f"{MODELS_ENV}={value} is not a directory")
-    return path
-
-
-@pytest.fixture(scope="session")
-def mly_models() -> Path:
-    return mly_models_dir()
 
 
 @pytest.fixture(scope="session")

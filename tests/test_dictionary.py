@@ -1,12 +1,10 @@
 """Vocabularies read from SavedModels (mly's export ops; Keras 3 exports) and their hash."""
-# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from mly_fixtures import mly_models  # noqa: F401  (fixture)
 
 from bridge.models.dictionary import (
     FNV64_OFFSET,

@@ -1,5 +1,4 @@
 """Cache keys with mly's rules, on the mly fixture models and on hand-made fields."""
-# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mly_fixtures import loader, mly_models, write_config  # noqa: F401  (fixtures)
+from mly_fixtures import write_config
 
 from bridge.models.dictionary import make_layer
 from bridge.runtime import Runtime

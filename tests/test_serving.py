@@ -1,5 +1,4 @@
 """``load_from_file("mly", …)``: models served through their cache, end to end."""
-# ruff: noqa: F811  (pytest fixtures imported from mly_fixtures are parameters here)
 
 from __future__ import annotations
 
@@ -11,13 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mly_fixtures import (  # noqa: F401  (fixtures)
-    WINE_ROW,
-    loader,
-    mly_models,
-    quality_model,
-    write_config,
-)
+from conftest import SpeedGoal
+from mly_fixtures import WINE_ROW, write_config
 from redis_server import RedisServer
 
 import bridge
@@ -222,7 +216,9 @@ def test_wine_quality_serves_points_and_caches_by_dictionary_key(wine: Loader) -
     assert batch == [points, batch[1], points] and batch[1] != points
 
 
-def test_benchmark_memory_hit_is_100x_faster_than_uncached(wine: Loader, benchmark: Any) -> None:
+def test_benchmark_memory_hit_is_100x_faster_than_uncached(
+    wine: Loader, benchmark: Any, speed_goal: SpeedGoal
+) -> None:
     runtime, _ = wine
     runtime.call("wine_quality.eval", WINE_ROW)
     uncached, hit, ratio = _ratio(
@@ -237,7 +233,7 @@ def test_benchmark_memory_hit_is_100x_faster_than_uncached(wine: Loader, benchma
     )
     benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
     benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
-    assert ratio >= 100
+    speed_goal(ratio, at_least=100, what="memory hit vs uncached wine_quality.eval")
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +248,7 @@ def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
     tmp_path: Path,
     redis_l1: RedisServer,
     benchmark: Any,
+    speed_goal: SpeedGoal,
 ) -> None:
     runtime, mly = loader
     # The example as shipped, minus the memory tier, pointed at the test's server.
@@ -285,7 +282,7 @@ def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
     assert snap["l1_hits"] >= 1500 and "local" not in snap["tiers"]
     benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
     benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
-    assert ratio >= 10
+    speed_goal(ratio, at_least=10, what="Redis L1 hit vs uncached wine_quality.eval")
 
 
 def test_redis_l1_is_shared_between_loads_and_survives_a_restart(
