@@ -41,6 +41,7 @@ bench-large:
 # Micro-benchmarks: pytest-benchmark, go test -bench and the C call benchmark.
 bench-micro: setup
 	$(PY) -m pytest --benchmark-enable -k "bench or benchmark"
+	cd go_host && MLBRIDGE_GO_PERF=1 go test -count=1 -run 'PerformanceGoals|CacheHitGoal' -v ./metacall/
 	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/
 	$(BUILD)/bin/bench_c_call
 
