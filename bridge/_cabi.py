@@ -72,7 +72,7 @@ def _clear() -> None:
 def await_result(name: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run the coroutine that a synchronous call of ``name`` returned on the runtime's event
     loop (as :meth:`Runtime.call` does), and wait for its value."""
-    future: concurrent.futures.Future[Any] = RUNTIME._submit(name, coroutine)
+    future: concurrent.futures.Future[Any] = RUNTIME.submit_coroutine(name, coroutine)
     return future.result()
 
 

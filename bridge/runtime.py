@@ -182,7 +182,9 @@ class Runtime:
     """The process-wide table of loaded functions and the loaders that fill it."""
 
     def __init__(self) -> None:
-        self._functions: dict[str, Function] = {}
+        # name -> Function. Replaced as a whole on every load, never mutated, so that readers
+        # (the C shim reads it on every call) need no lock: treat it as read-only.
+        self.table: dict[str, Function] = {}
         self._handles: list[Handle] = []
         self._loaders: dict[str, Loader] = {"py": PythonLoader()}
         self._load_lock = threading.RLock()
@@ -225,12 +227,12 @@ class Runtime:
             return self._register(tag, origin, found)
 
     def _register(self, tag: str, source: str, found: dict[str, Function]) -> Handle:
-        taken = sorted(set(found) & set(self._functions))
+        taken = sorted(set(found) & set(self.table))
         if taken:
             raise DuplicateFunctionError(taken, source)
-        table = dict(self._functions)
+        table = dict(self.table)
         table.update(found)
-        self._functions = table  # one atomic swap: readers see the old or the new table
+        self.table = table  # one atomic swap: readers see the old or the new table
         handle = Handle(tag, source, tuple(found))
         self._handles.append(handle)
         return handle
@@ -238,14 +240,14 @@ class Runtime:
     def clear(self) -> None:
         """Forget every loaded function (MetaCall's destroy); loaders stay registered."""
         with self._load_lock:
-            self._functions = {}
+            self.table = {}
             self._handles = []
 
     # -- calling -------------------------------------------------------------------------
 
     def function(self, name: str) -> Function:
         try:
-            return self._functions[name]
+            return self.table[name]
         except KeyError:
             raise FunctionNotFoundError(name) from None
 
@@ -255,7 +257,7 @@ class Runtime:
         try:
             result = fn.callable(*args, **kwargs)
             if pyinspect.iscoroutine(result):
-                result = self._submit(name, result).result()
+                result = self.submit_coroutine(name, result).result()
         except Exception as exc:
             raise CallError.from_exception(name, exc) from exc
         return result
@@ -274,12 +276,16 @@ class Runtime:
             failed.set_exception(CallError.from_exception(name, exc))
             return failed
         if pyinspect.iscoroutine(result):
-            return self._submit(name, result)
+            return self.submit_coroutine(name, result)
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         done.set_result(result)
         return done
 
-    def _submit(self, name: str, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+    def submit_coroutine(
+        self, name: str, coro: Coroutine[Any, Any, Any]
+    ) -> concurrent.futures.Future[Any]:
+        """Run a coroutine that function ``name`` returned on the runtime's event loop."""
+
         async def guarded() -> Any:
             try:
                 return await coro
@@ -300,7 +306,7 @@ class Runtime:
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """Every loaded function grouped by loader tag and source, as MetaCall's inspect."""
         out: dict[str, list[dict[str, Any]]] = {}
-        table = self._functions
+        table = self.table
         for handle in self._handles:
             funcs = [table[n].describe() for n in handle.functions if n in table]
             out.setdefault(handle.tag, []).append(
@@ -309,7 +315,7 @@ class Runtime:
         return out
 
     def names(self) -> list[str]:
-        return sorted(self._functions)
+        return sorted(self.table)
 
 
 RUNTIME = Runtime()

@@ -15,7 +15,7 @@ struct mlb_python {
 	PyObject *runtime;          /* bridge.runtime.RUNTIME */
 	PyObject *describe;         /* bridge.errors.describe_exception */
 	PyObject *await_result;     /* bridge._cabi.await_result (runs a coroutine to its end) */
-	PyObject *s_functions;      /* "_functions": RUNTIME's name -> Function table */
+	PyObject *s_functions;      /* "table": RUNTIME's name -> Function table */
 	PyObject *s_callable;
 	PyObject *s_type_name;
 	PyObject *s_message;

@@ -129,7 +129,7 @@ static PyObject *attribute_of(const char *module, const char *name)
 static int import_python_objects(void)
 {
 	struct { PyObject **slot; const char *text; } names[] = {
-		{ &mlb_py.s_functions, "_functions" },
+		{ &mlb_py.s_functions, "table" },
 		{ &mlb_py.s_callable, "callable" },
 		{ &mlb_py.s_type_name, "type_name" },
 		{ &mlb_py.s_message, "message" },
