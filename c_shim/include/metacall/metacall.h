@@ -19,9 +19,7 @@
 #include <metacall/metacall_value.h>
 #include <metacall/metacall_error.h>
 
-#ifndef METACALL_API
-#define METACALL_API __attribute__((visibility("default")))
-#endif
+#include <metacall/metacall_api.h>
 
 #ifdef __cplusplus
 extern "C" {

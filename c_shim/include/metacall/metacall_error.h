@@ -13,9 +13,7 @@
 
 #include <stdint.h>
 
-#ifndef METACALL_API
-#define METACALL_API __attribute__((visibility("default")))
-#endif
+#include <metacall/metacall_api.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,9 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef METACALL_API
-#define METACALL_API __attribute__((visibility("default")))
-#endif
+#include <metacall/metacall_api.h>
 
 #ifndef boolean
 #define boolean unsigned char

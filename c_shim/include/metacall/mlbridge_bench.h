@@ -7,9 +7,7 @@
 #ifndef MLBRIDGE_BENCH_H
 #define MLBRIDGE_BENCH_H 1
 
-#ifndef METACALL_API
-#define METACALL_API __attribute__((visibility("default")))
-#endif
+#include <metacall/metacall_api.h>
 
 #ifdef __cplusplus
 extern "C" {
