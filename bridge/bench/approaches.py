@@ -71,26 +71,40 @@ def _score_in_worker(batch: Batch) -> Scores:
     return _worker_batch(batch)
 
 
-def run(mode: str, texts: Sequence[str], batch_size: int, workers: int) -> tuple[Scores, float]:
-    """Score ``texts``; returns the scores and the inference seconds (model load excluded)."""
+def run(
+    mode: str, texts: Sequence[str], batch_size: int, workers: int, warmup: bool = False
+) -> tuple[Scores, float]:
+    """Score ``texts``; returns the scores and the inference seconds (model load excluded).
+
+    With ``warmup`` the reviews are scored once, untimed, before the timed pass.
+    """
     if mode == "python-multiprocessing":
         # spawn: each worker is a fresh interpreter with its own model, as in the write-up;
         # fork after TensorFlow has started threads is unsafe.
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(workers, initializer=_init_worker) as pool:
+
+            def score() -> Scores:
+                parts = pool.map(_score_in_worker, batches(texts, batch_size), chunksize=1)
+                return [row for part in parts for row in part]
+
             pool.map(_score_in_worker, [[texts[0]]] * workers)  # wait until all have a model
-            start = time.perf_counter()
-            parts = pool.map(_score_in_worker, batches(texts, batch_size), chunksize=1)
-            seconds = time.perf_counter() - start
-        return [row for part in parts for row in part], seconds
+            return timed(score, warmup)
     process_batch = load_script().process_batch
-    start = time.perf_counter()
     if mode == "limit":
-        scores = process_batch(list(texts))
-    elif mode == "python-single":
-        scores = [row for batch in batches(texts, batch_size) for row in process_batch(batch)]
-    else:
-        raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+        return timed(lambda: process_batch(list(texts)), warmup)
+    if mode == "python-single":
+        return timed(
+            lambda: [row for b in batches(texts, batch_size) for row in process_batch(b)], warmup
+        )
+    raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+
+
+def timed(score: Callable[[], Scores], warmup: bool) -> tuple[Scores, float]:
+    if warmup:
+        score()
+    start = time.perf_counter()
+    scores = score()
     return scores, time.perf_counter() - start
 
 
@@ -102,10 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--labels", type=Path, help="write one label per line here")
+    parser.add_argument(
+        "--warmup", action="store_true", help="score once untimed first (steady-state timing)"
+    )
     args = parser.parse_args(argv)
 
     texts = [r.description for r in read_reviews(resolve_wine_csv(args.data), limit=args.n)]
-    scores, seconds = run(args.mode, texts, args.batch, args.workers)
+    scores, seconds = run(args.mode, texts, args.batch, args.workers, args.warmup)
     labels = [row["label"] for row in scores]
     if args.labels:
         args.labels.write_text("".join(f"{label}\n" for label in labels))
