@@ -17,6 +17,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import statistics
 import sys
 import time
 import types
@@ -72,11 +73,17 @@ def _score_in_worker(batch: Batch) -> Scores:
 
 
 def run(
-    mode: str, texts: Sequence[str], batch_size: int, workers: int, warmup: bool = False
+    mode: str,
+    texts: Sequence[str],
+    batch_size: int,
+    workers: int,
+    warmup: bool = False,
+    passes: int = 1,
 ) -> tuple[Scores, float]:
     """Score ``texts``; returns the scores and the inference seconds (model load excluded).
 
-    With ``warmup`` the reviews are scored once, untimed, before the timed pass.
+    With ``warmup`` the reviews are scored once, untimed, first; the seconds are the median of
+    ``passes`` timed passes.
     """
     if mode == "python-multiprocessing":
         # spawn: each worker is a fresh interpreter with its own model, as in the write-up;
@@ -89,23 +96,28 @@ def run(
                 return [row for part in parts for row in part]
 
             pool.map(_score_in_worker, [[texts[0]]] * workers)  # wait until all have a model
-            return timed(score, warmup)
+            return timed(score, warmup, passes)
     process_batch = load_script().process_batch
     if mode == "limit":
-        return timed(lambda: process_batch(list(texts)), warmup)
+        return timed(lambda: process_batch(list(texts)), warmup, passes)
     if mode == "python-single":
         return timed(
-            lambda: [row for b in batches(texts, batch_size) for row in process_batch(b)], warmup
+            lambda: [row for b in batches(texts, batch_size) for row in process_batch(b)],
+            warmup,
+            passes,
         )
     raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
 
 
-def timed(score: Callable[[], Scores], warmup: bool) -> tuple[Scores, float]:
+def timed(score: Callable[[], Scores], warmup: bool, passes: int) -> tuple[Scores, float]:
     if warmup:
         score()
-    start = time.perf_counter()
-    scores = score()
-    return scores, time.perf_counter() - start
+    seconds = []
+    for _ in range(max(passes, 1)):
+        start = time.perf_counter()
+        scores = score()
+        seconds.append(time.perf_counter() - start)
+    return scores, statistics.median(seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,10 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", action="store_true", help="score once untimed first (steady-state timing)"
     )
+    parser.add_argument("--passes", type=int, default=1, help="timed passes; seconds = median")
     args = parser.parse_args(argv)
 
     texts = [r.description for r in read_reviews(resolve_wine_csv(args.data), limit=args.n)]
-    scores, seconds = run(args.mode, texts, args.batch, args.workers, args.warmup)
+    scores, seconds = run(args.mode, texts, args.batch, args.workers, args.warmup, args.passes)
     labels = [row["label"] for row in scores]
     if args.labels:
         args.labels.write_text("".join(f"{label}\n" for label in labels))

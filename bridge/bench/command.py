@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="processes, goroutines or threads for the concurrent approaches (cores)",
     )
     parser.add_argument(
+        "--passes", type=int, default=5, help="timed passes per approach; its time is the median"
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=APPROACHES,
@@ -35,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings(
-        data=resolve_wine_csv(args.data), n=args.n, model=args.model, workers=args.workers
+        data=resolve_wine_csv(args.data),
+        n=args.n,
+        model=args.model,
+        workers=args.workers,
+        passes=args.passes,
     )
     model = REPO / "build" / "models" / f"sentiment-{args.model}" / "saved_model.pb"
     if not model.is_file():

@@ -2,14 +2,15 @@
  * wine_sentiment: MetaCall's wine-review experiment from C, against our libmetacall.so.
  *
  *   wine_sentiment [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py]
- *                  [-labels FILE] [-warmup] reviews.csv
+ *                  [-labels FILE] [-warmup] [-passes N] reviews.csv
  *
  * Reads the "description" column of the first n reviews, scores them with process_batch from
  * python_scripts/wine_sentiment.py in batches from several threads at once (each call holds
  * the GIL only while Python runs; TensorFlow releases it inside its kernels), and prints the
  * positive and negative counts and the time, then the same summary as one JSON line (the shape
  * of the Go winedemo's, read by `mlbridge bench wine`). -labels writes one label per review;
- * -warmup scores the reviews once, untimed, before the timed pass (steady-state timing).
+ * -warmup scores the reviews once, untimed, before the timed passes (steady-state timing);
+ * with -passes N the time reported is the median of N timed passes.
  * Written only against MetaCall's API:
  *
  *   cc wine_sentiment.c -I c_shim/include -L build/lib -lmetacall -lpthread
@@ -168,6 +169,12 @@ static void *worker(void *arg)
 	}
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
 /* One pass over every review from `threads` threads. */
 static void score_all(struct job *job, pthread_t *pool, long threads)
 {
@@ -230,6 +237,7 @@ int main(int argc, char **argv)
 	long n = 1000, batch = 32, threads = 2;
 	const char *script = "wine_sentiment.py", *csv = NULL, *labels_path = NULL;
 	int warmup = 0;
+	long passes = 1;
 	double t0 = now();
 	for (int i = 1; i < argc; ++i) {
 		if (i + 1 < argc && strcmp(argv[i], "-n") == 0)
@@ -244,12 +252,14 @@ int main(int argc, char **argv)
 			labels_path = argv[++i];
 		else if (strcmp(argv[i], "-warmup") == 0)
 			warmup = 1;
+		else if (i + 1 < argc && strcmp(argv[i], "-passes") == 0)
+			passes = atol(argv[++i]);
 		else if (argv[i][0] != '-' && csv == NULL)
 			csv = argv[i];
 		else
 			csv = NULL, n = 0;
 	}
-	if (csv == NULL || n <= 0 || batch <= 0 || threads <= 0 || threads > 256) {
+	if (csv == NULL || n <= 0 || batch <= 0 || threads <= 0 || threads > 256 || passes <= 0 || passes > 100) {
 		fprintf(stderr,
 			"usage: %s [-n 1000] [-batch 32] [-threads 2] [-script wine_sentiment.py] [-labels FILE] "
 			"reviews.csv\n",
@@ -274,19 +284,23 @@ int main(int argc, char **argv)
 	if (job.process_batch == NULL)
 		fail("metacall_function(\"process_batch\")");
 	pthread_t *pool = calloc((size_t)threads, sizeof(pthread_t));
+	double loaded = now(), seconds[100];
 	if (warmup)
 		score_all(&job, pool, threads);
-	double loaded = now();
-	score_all(&job, pool, threads);
-	double done = now();
+	for (long p = 0; p < passes; ++p) {
+		double start = now();
+		score_all(&job, pool, threads);
+		seconds[p] = now() - start;
+	}
+	qsort(seconds, (size_t)passes, sizeof(double), compare_doubles);
+	double median = seconds[passes / 2];
 
 	printf("reviews: %zu  positive: %ld  negative: %ld  failed: %ld\n", count, atomic_load(&job.positive),
 	       atomic_load(&job.negative), atomic_load(&job.failed));
-	printf("load: %.2f s  scoring: %.3f s (%ld threads, batches of %ld)\n", loaded - t0, done - loaded, threads,
-	       batch);
+	printf("load: %.2f s  scoring: %.3f s (%ld threads, batches of %ld)\n", loaded - t0, median, threads, batch);
 	printf("{\"host\": \"c\", \"reviews\": %zu, \"workers\": %ld, \"mode\": \"threads\", \"seconds\": %.4f, "
 	       "\"seconds_total\": %.4f, \"peak_rss_mb\": %.1f, \"positive\": %ld, \"negative\": %ld}\n",
-	       count, threads, done - loaded, now() - t0, peak_rss_mb(), atomic_load(&job.positive),
+	       count, threads, median, now() - t0, peak_rss_mb(), atomic_load(&job.positive),
 	       atomic_load(&job.negative));
 	fflush(stdout);
 	if (labels_path != NULL && write_labels(labels_path, job.labels, count) != 0)
