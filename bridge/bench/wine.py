@@ -172,7 +172,7 @@ def markdown_table(results: Sequence[Result]) -> str:
     for r in results:
         ratio = f"{r.seconds / base.seconds:.2f}x" if base and base.seconds > 0 else "-"
         rows.append(
-            f"| {r.approach} | {r.seconds:.2f} | {r.seconds_total:.1f} "
+            f"| {r.approach} | {r.seconds:.3f} | {r.seconds_total:.1f} "
             f"| {r.reviews_per_second:.0f} | {r.peak_rss_mb:.0f} | {r.peak_pss_mb:.0f} "
             f"| {r.processes} | {ratio} |"
         )
@@ -201,7 +201,7 @@ def chart(results: Sequence[Result], title: str, path: Path) -> None:
     right.barh(names, [r.peak_pss_mb for r in results], color="#dd8452", label="PSS")
     right.barh(names, [r.peak_rss_mb for r in results], fill=False, edgecolor="#444", label="RSS")
     right.set_xlabel("peak memory of the process tree, MB")
-    right.legend(loc="lower right")
+    right.legend(loc="upper right")
     left.invert_yaxis()
     fig.suptitle(title)
     fig.tight_layout()
