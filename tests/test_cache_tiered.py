@@ -183,3 +183,15 @@ def test_killing_l1_opens_the_breaker_and_a_restart_closes_it(servers: Servers) 
     store.flush()
     assert breaker.get_many(["after"]) == [e(10.0)]
     store.close()
+
+
+def test_get_one_counts_each_lookup_once_per_tier() -> None:
+    store = TieredStore("one", local=Tier("local", MemoryStore("one.local", 1), 60_000))
+    assert store.get_one("k", HASH) is None
+    store.put_many([("k", e(1.0))])
+    assert store.get_one("k", HASH) == e(1.0)
+    assert store.get_one("k", HASH + 1) is None  # written under another dictionary
+    snap = store.snapshot()
+    assert snap["tiers"]["local"]["misses"] == 1 and snap["tiers"]["local"]["hits"] == 2
+    assert snap["local_hits"] == 1 and snap["hash_mismatches"] == 1 and snap["misses"] == 2
+    store.close()

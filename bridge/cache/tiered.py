@@ -107,9 +107,13 @@ class TieredStore:
         return [t for t in (self.local, self.l1, self.l2) if t is not None]
 
     def get_many(self, keys: Sequence[str], dict_hash: int) -> list[Entry | None]:
+        return self._read(self.tiers, keys, dict_hash)
+
+    def _read(self, tiers: list[Tier], keys: Sequence[str], dict_hash: int) -> list[Entry | None]:
+        """Look ``keys`` up in ``tiers``, in order, each tier asked only for what is missing."""
         results: list[Entry | None] = [None] * len(keys)
         pending = list(range(len(keys)))
-        for tier in self.tiers:
+        for tier in tiers:
             if not pending:
                 break
             found = tier.store.get_many([keys[i] for i in pending])
@@ -138,14 +142,19 @@ class TieredStore:
     def get_one(self, key: str, dict_hash: int) -> Entry | None:
         """:meth:`get_many` for one key, with a short path for a memory hit."""
         local = self.local
-        if local is not None and isinstance(local.store, MemoryStore):
-            entry = local.store.get_one(key)
-            if entry is not None and entry.dict_hash == dict_hash:
-                counters = self.counters
-                with counters.lock:
-                    counters.local_hits += 1
-                return entry
-        return self.get_many((key,), dict_hash)[0]
+        if local is None or not isinstance(local.store, MemoryStore):
+            return self.get_many((key,), dict_hash)[0]
+        entry = local.store.get_one(key)
+        counters = self.counters
+        if entry is not None and entry.dict_hash == dict_hash:
+            with counters.lock:
+                counters.local_hits += 1
+            return entry
+        if entry is not None:
+            counters.add("hash_mismatches")
+        # Memory has answered (and counted its miss): ask the remote tiers only.
+        remote = [t for t in (self.l1, self.l2) if t is not None]
+        return self._read(remote, (key,), dict_hash)[0]
 
     def _copy_up(self, source: Tier, items: list[tuple[str, Entry]]) -> None:
         if self.local is not None:
