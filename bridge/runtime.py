@@ -188,6 +188,8 @@ class Runtime:
         self._handles: list[Handle] = []
         self._loaders: dict[str, Loader] = {"py": PythonLoader()}
         self._load_lock = threading.RLock()
+        # Its own lock: a load can take seconds (TensorFlow), and async calls must not wait on it.
+        self._loop_lock = threading.Lock()
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
     # -- loading -------------------------------------------------------------------------
@@ -292,14 +294,21 @@ class Runtime:
             except Exception as exc:
                 raise CallError.from_exception(name, exc) from exc
 
-        with self._load_lock:
+        return asyncio.run_coroutine_threadsafe(guarded(), self._event_loop())
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """The background loop that runs coroutines, started by the first one."""
+        loop = self._async_loop
+        if loop is not None:
+            return loop
+        with self._loop_lock:
             if self._async_loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(
                     target=loop.run_forever, name="mlbridge-asyncio", daemon=True
                 ).start()
                 self._async_loop = loop
-        return asyncio.run_coroutine_threadsafe(guarded(), self._async_loop)
+            return self._async_loop
 
     # -- introspection -------------------------------------------------------------------
 

@@ -199,6 +199,26 @@ def test_call_async_reports_exceptions_through_the_future(rt: Runtime) -> None:
         rt.call_async("sync_boom").result(timeout=5)
 
 
+def test_coroutine_calls_do_not_wait_for_a_load_in_progress(rt: Runtime) -> None:
+    rt.load_from_memory("py", "async def later(x):\n    return x\n")
+    loading, finish = threading.Event(), threading.Event()
+
+    def slow_load() -> None:  # holds the load lock as a TensorFlow model load would
+        with rt._load_lock:
+            loading.set()
+            finish.wait(10)
+
+    loader = threading.Thread(target=slow_load)
+    loader.start()
+    try:
+        assert loading.wait(5)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert pool.submit(lambda: rt.call("later", 7)).result(timeout=5) == 7
+    finally:
+        finish.set()
+        loader.join()
+
+
 def test_clear_forgets_functions(rt: Runtime) -> None:
     rt.load_from_memory("py", "def f():\n    return 1\n")
     rt.clear()
