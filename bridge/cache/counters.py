@@ -60,7 +60,3 @@ class StoreCounters(Counters):
     down: int = 0
     """Operations skipped because the breaker was open."""
     evictions: int = 0
-
-
-def merge(parts: dict[str, Counters]) -> dict[str, Any]:
-    return {name: part.snapshot() for name, part in parts.items()}

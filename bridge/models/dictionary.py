@@ -73,17 +73,6 @@ class Layer:
                 h = fnv1_64(text.encode("utf-8"), h)
         return _signed64(h)
 
-    def contains(self, value: Any) -> bool:
-        return value in self._members
-
-    @property
-    def _members(self) -> frozenset[Any]:
-        members: frozenset[Any] | None = self.__dict__.get("_members_cache")
-        if members is None:
-            members = frozenset(self.ints if self.is_int else self.strings)
-            object.__setattr__(self, "_members_cache", members)
-        return members
-
 
 @dataclass(frozen=True)
 class Dictionary:
