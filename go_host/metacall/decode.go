@@ -38,25 +38,10 @@ func valueTypeName(id byte) string {
 	return "id " + strconv.Itoa(int(id))
 }
 
-type decodeError struct {
-	path   []string // innermost first
-	reason string
+// truncated is a new error each time: the caller adds path steps to it on unwind.
+func truncated() *pathError {
+	return &pathError{reason: "truncated result tape (a bug in the C helper)"}
 }
-
-func (e *decodeError) at(step string) *decodeError {
-	e.path = append(e.path, step)
-	return e
-}
-
-func (e *decodeError) pathString() string {
-	s := ""
-	for i := len(e.path) - 1; i >= 0; i-- {
-		s += e.path[i]
-	}
-	return s
-}
-
-var errTruncated = &decodeError{reason: "truncated result tape (a bug in the C helper)"}
 
 type decoder struct {
 	buf []byte
@@ -115,7 +100,7 @@ func decodeResult(function string, buf []byte) (interface{}, error) {
 		d.pos = 1
 		pyErr, ok := d.exception()
 		if !ok {
-			return nil, &ResultError{Function: function, Reason: errTruncated.reason}
+			return nil, &ResultError{Function: function, Reason: truncated().reason}
 		}
 		pyErr.Function = function
 		return nil, pyErr
@@ -127,10 +112,10 @@ func decodeResult(function string, buf []byte) (interface{}, error) {
 	return v, nil
 }
 
-func (d *decoder) value() (interface{}, *decodeError) {
+func (d *decoder) value() (interface{}, *pathError) {
 	tag, ok := d.byte()
 	if !ok {
-		return nil, errTruncated
+		return nil, truncated()
 	}
 	switch tag {
 	case 'n':
@@ -142,25 +127,25 @@ func (d *decoder) value() (interface{}, *decodeError) {
 	case 'l':
 		u, ok := d.u64()
 		if !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
 		return int64(u), nil
 	case 'd':
 		u, ok := d.u64()
 		if !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
 		return math.Float64frombits(u), nil
 	case 's':
 		b, ok := d.raw()
 		if !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
 		return string(b), nil
 	case 'b':
 		b, ok := d.raw()
 		if !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
 		out := make([]byte, len(b))
 		copy(out, b)
@@ -168,11 +153,11 @@ func (d *decoder) value() (interface{}, *decodeError) {
 	case 'a':
 		n, ok := d.u64()
 		if !ok || n > uint64(len(d.buf)-d.pos) {
-			return nil, errTruncated
+			return nil, truncated()
 		}
 		list := make([]interface{}, n)
 		for i := range list {
-			var err *decodeError
+			var err *pathError
 			if list[i], err = d.value(); err != nil {
 				return nil, err.at("[" + strconv.Itoa(i) + "]")
 			}
@@ -182,23 +167,23 @@ func (d *decoder) value() (interface{}, *decodeError) {
 		return d.mapValue()
 	case 'x':
 		if _, ok := d.exception(); !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
-		return nil, &decodeError{reason: "an exception object inside the result has no Go counterpart"}
+		return nil, &pathError{reason: "an exception object inside the result has no Go counterpart"}
 	case 'u':
 		id, ok := d.byte()
 		if !ok {
-			return nil, errTruncated
+			return nil, truncated()
 		}
-		return nil, &decodeError{reason: fmt.Sprintf("a %s value has no Go counterpart (return plain lists, dicts, str, int, float, bytes)", valueTypeName(id))}
+		return nil, &pathError{reason: fmt.Sprintf("a %s value has no Go counterpart (return plain lists, dicts, str, int, float, bytes)", valueTypeName(id))}
 	}
-	return nil, &decodeError{reason: fmt.Sprintf("unknown tape tag %q (a bug in the C helper)", tag)}
+	return nil, &pathError{reason: fmt.Sprintf("unknown tape tag %q (a bug in the C helper)", tag)}
 }
 
-func (d *decoder) mapValue() (interface{}, *decodeError) {
+func (d *decoder) mapValue() (interface{}, *pathError) {
 	n, ok := d.u64()
 	if !ok || n > uint64(len(d.buf)-d.pos) {
-		return nil, errTruncated
+		return nil, truncated()
 	}
 	m := make(map[string]interface{}, n)
 	for i := uint64(0); i < n; i++ {
@@ -217,7 +202,7 @@ func (d *decoder) mapValue() (interface{}, *decodeError) {
 			return nil, err.at("[" + strconv.Quote(key) + "]")
 		}
 		if _, dup := m[key]; dup {
-			return nil, &decodeError{reason: fmt.Sprintf("two keys of the dict both read as %q in Go", key)}
+			return nil, &pathError{reason: fmt.Sprintf("two keys of the dict both read as %q in Go", key)}
 		}
 		m[key] = v
 	}
@@ -225,7 +210,7 @@ func (d *decoder) mapValue() (interface{}, *decodeError) {
 }
 
 // mapKey formats a non-string dict key the way encoding/json does.
-func mapKey(k interface{}) (string, *decodeError) {
+func mapKey(k interface{}) (string, *pathError) {
 	switch x := k.(type) {
 	case int64:
 		return strconv.FormatInt(x, 10), nil
@@ -236,5 +221,5 @@ func mapKey(k interface{}) (string, *decodeError) {
 	case nil:
 		return "null", nil
 	}
-	return "", &decodeError{reason: fmt.Sprintf("a dict key of Go type %T cannot be a map[string]interface{} key", k)}
+	return "", &pathError{reason: fmt.Sprintf("a dict key of Go type %T cannot be a map[string]interface{} key", k)}
 }

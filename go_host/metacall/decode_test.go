@@ -38,3 +38,17 @@ func TestHugeCountInTapeIsAnErrorNotAnAllocation(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+func TestTruncatedErrorPathIsPerCall(t *testing.T) {
+	// An array whose one element is cut short: the path must name that element only, however
+	// often (and from however many goroutines) such a tape is decoded.
+	tape := binary.NativeEndian.AppendUint64([]byte{'a'}, 1)
+	tape = append(tape, 'l', 1, 2)
+	for i := 0; i < 3; i++ {
+		_, err := decodeResult("f", tape)
+		var resErr *ResultError
+		if !errors.As(err, &resErr) || resErr.Path != "[0]" || !strings.Contains(resErr.Reason, "truncated") {
+			t.Fatalf("decode %d: got %v, want a truncated-tape ResultError at [0]", i, err)
+		}
+	}
+}

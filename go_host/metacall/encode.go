@@ -29,30 +29,11 @@ import (
 // maxDepth bounds nesting, so a cyclic structure fails instead of growing the tape forever.
 const maxDepth = 200
 
-// encodeError is a conversion failure with the path to the offending value, built on unwind.
-type encodeError struct {
-	path   []string // innermost first
-	reason string
-}
-
-func (e *encodeError) at(step string) *encodeError {
-	e.path = append(e.path, step)
-	return e
-}
-
-func (e *encodeError) pathString() string {
-	var b strings.Builder
-	for i := len(e.path) - 1; i >= 0; i-- {
-		b.WriteString(e.path[i])
-	}
-	return b.String()
-}
-
-func unsupported(t reflect.Type, why string) *encodeError {
+func unsupported(t reflect.Type, why string) *pathError {
 	if why != "" {
-		return &encodeError{reason: fmt.Sprintf("unsupported type %s (%s)", t, why)}
+		return &pathError{reason: fmt.Sprintf("unsupported type %s (%s)", t, why)}
 	}
-	return &encodeError{reason: fmt.Sprintf("unsupported type %s", t)}
+	return &pathError{reason: fmt.Sprintf("unsupported type %s", t)}
 }
 
 type tape []byte
@@ -87,9 +68,9 @@ func (t tape) header(tag byte, n int) tape {
 
 // encode appends v. The common shapes of ML calls (strings, numbers, []interface{},
 // map[string]interface{}, []string) skip reflection.
-func (t tape) encode(v interface{}, depth int) (tape, *encodeError) {
+func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 	if depth > maxDepth {
-		return t, &encodeError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
+		return t, &pathError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
 	}
 	switch x := v.(type) {
 	case nil:
@@ -118,7 +99,7 @@ func (t tape) encode(v interface{}, depth int) (tape, *encodeError) {
 		}
 		t = t.header('a', len(x))
 		for i, item := range x {
-			var err *encodeError
+			var err *pathError
 			if t, err = t.encode(item, depth+1); err != nil {
 				return t, err.at("[" + strconv.Itoa(i) + "]")
 			}
@@ -140,7 +121,7 @@ func (t tape) encode(v interface{}, depth int) (tape, *encodeError) {
 		t = t.header('m', len(x))
 		for k, item := range x {
 			t = t.text('s', k)
-			var err *encodeError
+			var err *pathError
 			if t, err = t.encode(item, depth+1); err != nil {
 				return t, err.at("[" + strconv.Quote(k) + "]")
 			}
@@ -150,9 +131,9 @@ func (t tape) encode(v interface{}, depth int) (tape, *encodeError) {
 	return t.encodeReflect(reflect.ValueOf(v), depth)
 }
 
-func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *encodeError) {
+func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *pathError) {
 	if depth > maxDepth {
-		return t, &encodeError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
+		return t, &pathError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
 	}
 	switch v.Kind() {
 	case reflect.Invalid:
@@ -167,7 +148,7 @@ func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *encodeError) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		u := v.Uint()
 		if u > math.MaxInt64 {
-			return t, &encodeError{reason: fmt.Sprintf("%s value %d does not fit in a 64-bit signed integer", v.Type(), u)}
+			return t, &pathError{reason: fmt.Sprintf("%s value %d does not fit in a 64-bit signed integer", v.Type(), u)}
 		}
 		return t.long(int64(u)), nil
 	case reflect.Float32:
@@ -202,11 +183,11 @@ func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *encodeError) {
 	return t, unsupported(v.Type(), "")
 }
 
-func (t tape) encodeList(v reflect.Value, depth int) (tape, *encodeError) {
+func (t tape) encodeList(v reflect.Value, depth int) (tape, *pathError) {
 	n := v.Len()
 	t = t.header('a', n)
 	for i := 0; i < n; i++ {
-		var err *encodeError
+		var err *pathError
 		if t, err = t.encodeReflect(v.Index(i), depth+1); err != nil {
 			return t, err.at("[" + strconv.Itoa(i) + "]")
 		}
@@ -214,7 +195,7 @@ func (t tape) encodeList(v reflect.Value, depth int) (tape, *encodeError) {
 	return t, nil
 }
 
-func (t tape) encodeMap(v reflect.Value, depth int) (tape, *encodeError) {
+func (t tape) encodeMap(v reflect.Value, depth int) (tape, *pathError) {
 	switch v.Type().Key().Kind() {
 	case reflect.String, reflect.Bool,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -237,9 +218,9 @@ func (t tape) encodeMap(v reflect.Value, depth int) (tape, *encodeError) {
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 			reflect.Float32, reflect.Float64:
 		default:
-			return t, (&encodeError{reason: fmt.Sprintf("map key of type %s (keys must be strings, numbers or bools)", k.Type())}).at(step)
+			return t, (&pathError{reason: fmt.Sprintf("map key of type %s (keys must be strings, numbers or bools)", k.Type())}).at(step)
 		}
-		var err *encodeError
+		var err *pathError
 		if t, err = t.encodeReflect(k, depth+1); err != nil {
 			return t, err.at(step)
 		}
@@ -302,10 +283,10 @@ func structFields(t reflect.Type) *structInfo {
 	return cached.(*structInfo)
 }
 
-func (t tape) encodeStruct(v reflect.Value, depth int) (tape, *encodeError) {
+func (t tape) encodeStruct(v reflect.Value, depth int) (tape, *pathError) {
 	info := structFields(v.Type())
 	if info.err != "" {
-		return t, &encodeError{reason: info.err}
+		return t, &pathError{reason: info.err}
 	}
 	type present struct {
 		name  string
@@ -325,7 +306,7 @@ func (t tape) encodeStruct(v reflect.Value, depth int) (tape, *encodeError) {
 	t = t.header('m', len(fields))
 	for _, f := range fields {
 		t = t.text('s', f.name)
-		var err *encodeError
+		var err *pathError
 		if t, err = t.encodeReflect(f.value, depth+1); err != nil {
 			return t, err.at("." + f.name)
 		}

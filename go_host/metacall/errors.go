@@ -102,3 +102,23 @@ func (e *BatchLengthError) Error() string {
 	}
 	return fmt.Sprintf("metacall: %s: batch of %d items returned %d results", e.Function, e.Items, e.Got)
 }
+
+// pathError is a conversion failure (of an argument or of a result) with the path to the
+// offending value, built innermost first as the conversion unwinds.
+type pathError struct {
+	path   []string // innermost first
+	reason string
+}
+
+func (e *pathError) at(step string) *pathError {
+	e.path = append(e.path, step)
+	return e
+}
+
+func (e *pathError) pathString() string {
+	var b strings.Builder
+	for i := len(e.path) - 1; i >= 0; i-- {
+		b.WriteString(e.path[i])
+	}
+	return b.String()
+}

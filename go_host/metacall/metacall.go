@@ -285,7 +285,7 @@ func call(function string, args []interface{}) (interface{}, error) {
 	}()
 	t := bufs.args[:0]
 	for i, arg := range args {
-		var encErr *encodeError
+		var encErr *pathError
 		if t, encErr = t.encode(arg, 0); encErr != nil {
 			bufs.args = t
 			return nil, &ArgumentError{Function: function, Position: i, Path: encErr.pathString(), Reason: encErr.reason}
