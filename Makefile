@@ -13,6 +13,7 @@ WINEDEMO := $(BUILD)/bin/winedemo
 C_DEMO   := $(BUILD)/bin/wine_sentiment
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
