@@ -18,6 +18,10 @@ struct mlb_value *mlb_value_check(void *v)
 
 static struct mlb_value *value_new(enum metacall_value_id id, size_t payload)
 {
+	/* A size near SIZE_MAX would wrap the allocation to a few bytes and leave a value whose
+	   size claims the rest: refuse it as out of memory. */
+	if (payload > SIZE_MAX - sizeof(struct mlb_value))
+		return NULL;
 	struct mlb_value *value = calloc(1, sizeof(*value) + payload);
 	if (value == NULL)
 		return NULL;
@@ -98,7 +102,7 @@ void *metacall_value_create_double(double d)
 
 void *metacall_value_create_string(const char *str, size_t length)
 {
-	if (length == SIZE_MAX)
+	if (length == SIZE_MAX) /* the NUL would not fit */
 		return NULL;
 	struct mlb_value *v = value_new(METACALL_STRING, length + 1);
 	if (v == NULL)

@@ -100,6 +100,9 @@ static void bad_input(void)
 	/* An array with NULL slots (never filled) destroys cleanly. */
 	metacall_value_destroy(metacall_value_create_array(NULL, 4));
 	CHECK(metacall_value_create_string(NULL, SIZE_MAX) == NULL);
+	/* Sizes whose allocation would wrap around are refused, not truncated. */
+	CHECK(metacall_value_create_string(NULL, SIZE_MAX - 8) == NULL);
+	CHECK(metacall_value_create_buffer(NULL, SIZE_MAX - 8) == NULL);
 
 	/* error_from_value on something that is not an error. */
 	struct metacall_exception_type ex;
