@@ -100,6 +100,15 @@ class KeyBuilder:
         """The row's model inputs, typed and normalised (floats rounded to their precision)."""
         if not isinstance(row, Mapping):
             raise InputError(f"a row must be a dict of field → value, not {type(row).__name__}")
+        return self._checked(row)
+
+    def prepare(self, row: Any) -> tuple[dict[str, Any], str]:
+        """:meth:`check` and :meth:`key` in one call (the ``eval`` hot path)."""
+        # A plain dict skips the isinstance check against the Mapping ABC, the slow part.
+        values = self._checked(row) if type(row) is dict else self.check(row)
+        return values, self.key(values)
+
+    def _checked(self, row: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, required, check in self._checks:
             try:
@@ -113,26 +122,6 @@ class KeyBuilder:
         if len(values) != len(row):
             self._unknown(row)
         return values
-
-    def prepare(self, row: Any) -> tuple[dict[str, Any], str]:
-        """:meth:`check` and :meth:`key` in one pass (the ``eval`` hot path)."""
-        if type(row) is not dict:
-            checked = self.check(row)
-            return checked, self.key(checked)
-        values: dict[str, Any] = {}
-        for name, required, check in self._checks:
-            try:
-                value = row[name]
-            except KeyError:
-                if required:
-                    self._unknown(row)
-                    raise InputError(f"missing input {name!r}") from None
-                continue
-            values[name] = check(value)
-        if len(values) != len(row):
-            self._unknown(row)
-        get = values.get
-        return values, KEY_DELIMITER.join([text(get(name)) for name, text in self._slots])
 
     def _unknown(self, row: Mapping[str, Any]) -> None:
         for name in row:
