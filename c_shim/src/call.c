@@ -63,24 +63,33 @@ static PyObject *current_callable(struct mlb_function *f)
 	PyObject *table = PyObject_GetAttr(mlb_py.runtime, mlb_py.s_functions);
 	if (table == NULL)
 		return NULL;
-	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj); /* borrowed */
+	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj);
 	if (entry == NULL) {
 		Py_DECREF(table);
 		if (!PyErr_Occurred())
 			PyErr_Format(PyExc_LookupError, "function not found: '%s'", f->name);
 		return NULL;
 	}
-	if (entry != f->entry) {
-		PyObject *callable = PyObject_GetAttr(entry, mlb_py.s_callable);
-		if (callable == NULL) {
-			Py_DECREF(table);
-			return NULL;
-		}
-		Py_INCREF(entry);
-		Py_XSETREF(f->entry, entry);
-		Py_XSETREF(f->callable, callable);
-	}
+	/* Our own reference: getting .callable may run Python code, and with it a reload on
+	   another thread that drops this entry from the table. */
+	Py_INCREF(entry);
 	Py_DECREF(table);
+	if (entry == f->entry) {
+		Py_DECREF(entry);
+		return f->callable;
+	}
+	PyObject *callable = PyObject_GetAttr(entry, mlb_py.s_callable);
+	if (callable == NULL) {
+		Py_DECREF(entry);
+		return NULL;
+	}
+	/* Swap both in before dropping the old pair: a release can run Python code, and another
+	   thread must never see an entry with the callable of another. */
+	PyObject *old_entry = f->entry, *old_callable = f->callable;
+	f->entry = entry;
+	f->callable = callable;
+	Py_XDECREF(old_entry);
+	Py_XDECREF(old_callable);
 	return f->callable;
 }
 
