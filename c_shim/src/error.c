@@ -12,14 +12,21 @@
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
+/* Frees the last error of t and leaves it empty. */
+static void forget_error(struct mlb_thread *t)
+{
+	free(t->label);
+	free(t->message);
+	free(t->stacktrace);
+	t->label = t->message = t->stacktrace = NULL;
+}
+
 static void thread_exit(void *p)
 {
 	struct mlb_thread *t = p;
 	if (t->owned_tstate != NULL)
 		mlb_release_thread_state(t->owned_tstate);
-	free(t->label);
-	free(t->message);
-	free(t->stacktrace);
+	forget_error(t);
 	free(t);
 }
 
@@ -52,9 +59,7 @@ void mlbridge_record_error(const char *label, const char *message, const char *s
 	struct mlb_thread *t = mlb_thread_get();
 	if (t == NULL)
 		return;
-	free(t->label);
-	free(t->message);
-	free(t->stacktrace);
+	forget_error(t);
 	t->label = copy(label);
 	t->message = copy(message);
 	t->stacktrace = copy(stacktrace);
@@ -75,12 +80,8 @@ int metacall_error_last(metacall_exception ex)
 void metacall_error_clear(void)
 {
 	struct mlb_thread *t = mlb_thread_get();
-	if (t == NULL)
-		return;
-	free(t->label);
-	free(t->message);
-	free(t->stacktrace);
-	t->label = t->message = t->stacktrace = NULL;
+	if (t != NULL)
+		forget_error(t);
 }
 
 int metacall_error_from_value(void *v, metacall_exception ex)
