@@ -76,7 +76,7 @@ func enter() (*session, error) {
 	return s, nil
 }
 
-// errBuffer holds the message of a failed initialize or load.
+// errBufferSize is the room for the message of a failed initialize, load or lookup.
 const errBufferSize = 2048
 
 func cError(buf []byte) string {
@@ -225,10 +225,15 @@ func lookup(function string) (unsafe.Pointer, error) {
 		}
 	}
 	cname := C.CString(function)
-	fn := C.metacall_function(cname)
+	var label [128]byte
+	msg := make([]byte, errBufferSize)
+	fn := C.mlb_function(cname, (*C.char)(unsafe.Pointer(&label[0])), C.size_t(len(label)),
+		(*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
 	C.free(unsafe.Pointer(cname))
 	if fn == nil {
-		return nil, fmt.Errorf("metacall: function not found: %s", function)
+		// The runtime's reason (e.g. LookupError: function not found: 'name'), read on the
+		// thread that made the lookup.
+		return nil, &PythonError{Function: function, Type: cError(label[:]), Message: cError(msg)}
 	}
 	functionMu.Lock()
 	old := functions.Load()

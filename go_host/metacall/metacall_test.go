@@ -259,8 +259,10 @@ func TestWrongArgumentCountIsAPythonError(t *testing.T) {
 
 func TestUnknownFunctionIsAnError(t *testing.T) {
 	got, err := Call("no_such_function")
-	if err == nil || !strings.Contains(err.Error(), "no_such_function") {
-		t.Fatalf("got (%v, %v)", got, err)
+	var pyErr *PythonError
+	if !errors.As(err, &pyErr) || pyErr.Type != "LookupError" || pyErr.Function != "no_such_function" ||
+		!strings.Contains(err.Error(), "no_such_function") {
+		t.Fatalf("got (%v, %v), want a LookupError PythonError naming the function", got, err)
 	}
 }
 

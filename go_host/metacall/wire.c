@@ -392,6 +392,23 @@ int mlb_initialize(char *err, size_t err_cap)
 	return rc;
 }
 
+void *mlb_function(const char *name, char *label, size_t label_cap, char *message, size_t message_cap)
+{
+	metacall_error_clear();
+	void *fn = metacall_function(name);
+	if (fn != NULL || label_cap == 0 || message_cap == 0) {
+		return fn;
+	}
+	struct metacall_exception_type ex;
+	memset(&ex, 0, sizeof ex);
+	if (metacall_error_last(&ex) != 0) {
+		ex.message = "function not found";
+	}
+	snprintf(label, label_cap, "%s", ex.label ? ex.label : "");
+	snprintf(message, message_cap, "%s", ex.message ? ex.message : "");
+	return NULL;
+}
+
 int mlb_load_from_file(const char *tag, const char *paths[], size_t size, char *err, size_t err_cap)
 {
 	metacall_error_clear();

@@ -49,6 +49,9 @@ size_t mlb_encode_pending(void *value, unsigned char *out, size_t out_cap);
  * they return non-zero and write "Label: message" (NUL-terminated, truncated) into err.
  */
 int mlb_initialize(char *err, size_t err_cap);
+/* metacall_function; when it returns NULL, the reason's label and message (NUL-terminated,
+   truncated) go into label and message. */
+void *mlb_function(const char *name, char *label, size_t label_cap, char *message, size_t message_cap);
 int mlb_load_from_file(const char *tag, const char *paths[], size_t size, char *err, size_t err_cap);
 int mlb_load_from_memory(const char *tag, const char *buffer, size_t size, char *err, size_t err_cap);
 
