@@ -92,6 +92,9 @@ class Loader(Protocol):
 
     def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]: ...
 
+    def clear(self) -> None:
+        """The runtime forgot every function: release what the loads hold (connections…)."""
+
 
 class PythonLoader:
     """MetaCall's ``py`` loader: a module's public functions become bridge functions."""
@@ -128,6 +131,9 @@ class PythonLoader:
         except BaseException as exc:
             raise _load_failure(module.__file__, exc) from exc
         return _public_functions(module)
+
+    def clear(self) -> None:
+        """Nothing to release: a script's module stays imported, as under MetaCall."""
 
 
 def _restore_module(module_name: str, previous: types.ModuleType | None) -> None:
@@ -240,10 +246,13 @@ class Runtime:
         return handle
 
     def clear(self) -> None:
-        """Forget every loaded function (MetaCall's destroy); loaders stay registered."""
+        """Forget every loaded function (MetaCall's destroy); loaders stay registered and
+        release what their loads held."""
         with self._load_lock:
             self.table = {}
             self._handles = []
+            for loader in self._loaders.values():
+                loader.clear()
 
     # -- calling -------------------------------------------------------------------------
 

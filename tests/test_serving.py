@@ -15,7 +15,7 @@ from mly_fixtures import WINE_ROW, write_config
 from redis_server import RedisServer
 
 import bridge
-from bridge.errors import LoadError
+from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.runtime import Runtime
 from bridge.serving import MlyLoader
 
@@ -115,6 +115,27 @@ Datastores: [{{ID: m, Cache: {{SizeMB: 1}}}}]
     with pytest.raises(LoadError, match=r"Models\[0\]\.URL: .*nowhere"):
         runtime.load_from_file("mly", [missing_model])
     assert runtime.names() == []
+
+
+def test_a_second_load_of_a_served_id_fails_and_the_first_keeps_its_counters(
+    loader: Loader, mly_models: Path, tmp_path: Path
+) -> None:
+    runtime, mly = loader
+    text = f"""
+Models: [{{ID: twice, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+"""
+    runtime.load_from_file("mly", [write_config(tmp_path, text, "first.yaml")])
+    served = mly.services["twice"]
+    runtime.call("twice.eval", {"sa": "a", "sl": "a"})
+    with pytest.raises(DuplicateFunctionError, match=r"'twice\.eval'"):
+        runtime.load_from_file("mly", [write_config(tmp_path, text, "second.yaml")])
+    assert mly.services["twice"] is served and list(mly.datastores) == ["mem"]
+    assert mly.snapshot()["models"]["twice"]["rows"] == 1
+    runtime.clear()  # releases the loads: the ID can be served again
+    assert mly.services == {} and mly.datastores == {}
+    runtime.load_from_file("mly", [write_config(tmp_path, text, "third.yaml")])
+    assert runtime.call("twice.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}
 
 
 def _colour_model(path: Path, vocabulary: list[str]) -> Path:

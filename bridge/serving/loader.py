@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, load_config, parse_config
-from bridge.errors import LoadError
+from bridge.errors import DuplicateFunctionError, LoadError
 
 if TYPE_CHECKING:
     from bridge.cache import TieredStore
@@ -41,6 +41,13 @@ class MlyLoader:
         from bridge.cache.factory import open_datastore
         from bridge.serving.service import ModelService
 
+        # Refused before anything is opened: the runtime would refuse the names anyway, and the
+        # served model of that ID must keep its entry (and counters) here.
+        with self._lock:
+            served = [m.id for m in config.models if m.id in self.services]
+        if served:
+            names = [f"{i}.{fn}" for i in served for fn in ("eval", "process_batch")]
+            raise DuplicateFunctionError(names, config.source)
         used = {m.datastore for m in config.models if m.datastore}
         stores: dict[str, TieredStore] = {}
         services: list[ModelService] = []
@@ -91,9 +98,15 @@ class MlyLoader:
             store.flush()
 
     def close(self) -> None:
+        """Close every datastore and forget every model (the runtime's ``clear`` calls it)."""
         with self._lock:
             stores = list(self.datastores.values())
             self.datastores.clear()
             self.services.clear()
+            self.configs.clear()
         for store in stores:
             store.close()
+
+    def clear(self) -> None:
+        """The runtime forgot every function: release every load (:meth:`close`)."""
+        self.close()
