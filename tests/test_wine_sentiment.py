@@ -13,6 +13,10 @@ import bridge
 from bridge.data import read_reviews
 from bridge.runtime import Runtime
 
+# Every test calls the script through the process-wide runtime: load it for each of them, so
+# that a test run alone (or without the data) loads it or skips, instead of finding no function.
+pytestmark = pytest.mark.usefixtures("sentiment_script")
+
 
 @pytest.fixture(scope="module")
 def reviews(wine_csv: Path) -> list[tuple[str, int]]:
