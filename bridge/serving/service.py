@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.cache import Counters, Entry, Group, TieredStore
 from bridge.config import Model
 from bridge.config.parse import ConfigError
+from bridge.errors import LoadError
 from bridge.models.dictionary import Dictionary, load_dictionary
 from bridge.serving.keys import FieldSpec, InputError, KeyBuilder, kind_of
 
@@ -107,8 +108,6 @@ class ModelService:
             self._state = self._build(Path(url) if url is not None else self._state.url)
 
     def _build(self, url: Path) -> _State:
-        from bridge.errors import LoadError
-
         try:
             predictor = self._factory(url)
         except Exception as exc:
@@ -121,8 +120,9 @@ class ModelService:
                 for f in fields
                 if f.name in key_fields and f.model_input and not f.wildcard and f.precision == 0
             ]
+            kinds = {f.name: f.kind for f in fields}
             for name in needs_vocab:
-                if self._fields_by_name(fields)[name].kind == "float":
+                if kinds[name] == "float":
                     raise ConfigError(
                         f"{self._config_path}.Inputs",
                         f"float input {name!r} needs a Precision (or Wildcard) to be keyed",
@@ -145,10 +145,6 @@ class ModelService:
                 for f in fields
             ]
         return _State(predictor, dictionary, KeyBuilder(fields, key_fields), url)
-
-    @staticmethod
-    def _fields_by_name(fields: Sequence[FieldSpec]) -> dict[str, FieldSpec]:
-        return {f.name: f for f in fields}
 
     def _fields(self, predictor: Predictor) -> tuple[list[FieldSpec], list[str]]:
         """Reconcile configured inputs with the signature, as mly's ``reconcileIOFromSignature``."""
