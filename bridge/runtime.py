@@ -223,6 +223,8 @@ class Runtime:
             found: dict[str, Function] = {}
             for path in resolved:
                 for name, fn in loader.load_file(path).items():
+                    if name in found:  # two scripts of one load: as across loads, refused
+                        raise DuplicateFunctionError([name], f"{found[name].source}, {path}")
                     found[name] = Function(name, fn, str(path))
             return self._register(tag, ", ".join(str(p) for p in resolved), found)
 

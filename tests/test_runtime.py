@@ -290,3 +290,13 @@ def test_concurrent_loads_and_calls(rt: Runtime) -> None:
         t.join()
     assert errors == []
     assert len(rt.names()) == 17
+
+
+def test_two_scripts_of_one_load_may_not_export_the_same_name(rt: Runtime, tmp_path: Path) -> None:
+    a = write(tmp_path / "rt_dup_a.py", "def shared():\n    return 'a'\n")
+    b = write(
+        tmp_path / "rt_dup_b.py", "def shared():\n    return 'b'\n\ndef only_b():\n    return 1\n"
+    )
+    with pytest.raises(DuplicateFunctionError, match="'shared'"):
+        rt.load_from_file("py", [str(a), str(b)])
+    assert rt.names() == []  # all or nothing

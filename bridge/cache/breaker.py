@@ -56,6 +56,8 @@ class Breaker:
             return True
 
     def _failed(self, exc: Exception) -> None:
+        if not isinstance(exc, DatastoreUnavailable):  # the stores count their own failures
+            self.counters.add("errors")
         with self._lock:
             doubled = self._backoff_s * 2 if self._backoff_s else self.initial_backoff_s
             self._backoff_s = min(self.max_backoff_s, doubled)
@@ -77,7 +79,7 @@ class Breaker:
             return [None] * len(keys)
         try:
             found = self.store.get_many(keys)
-        except DatastoreUnavailable as exc:
+        except Exception as exc:  # any store failure is a miss, never a failed prediction
             self._failed(exc)
             return [None] * len(keys)
         self._succeeded()
@@ -91,7 +93,7 @@ class Breaker:
             return
         try:
             self.store.put_many(items, ttl_ms)
-        except DatastoreUnavailable as exc:
+        except Exception as exc:  # any store failure is a miss, never a failed prediction
             self._failed(exc)
             return
         self._succeeded()

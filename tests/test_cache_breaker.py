@@ -1,0 +1,82 @@
+"""The circuit breaker's logic, on a fake store whose failures the test controls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bridge.cache.breaker import Breaker
+from bridge.cache.counters import StoreCounters
+from bridge.cache.datastore import DatastoreUnavailable
+from bridge.cache.entry import Entry
+
+
+class FlakyStore:
+    """Fails with ``failure`` while it is set; otherwise an empty store."""
+
+    def __init__(self) -> None:
+        self.name = "flaky"
+        self.counters = StoreCounters()
+        self.failure: Exception | None = None
+        self.calls = 0
+
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        self.calls += 1
+        if self.failure is not None:
+            raise self.failure
+        return [None] * len(keys)
+
+    def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
+        self.get_many([key for key, _ in items])
+
+    def close(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failure_opens_the_breaker_and_one_probe_after_the_backoff_closes_it() -> None:
+    store, clock = FlakyStore(), Clock()
+    breaker = Breaker(store, backoff_s=1.0, clock=clock)
+    store.failure = DatastoreUnavailable("connection refused")
+    assert breaker.get_many(["a", "b"]) == [None, None]
+    assert breaker.is_open and store.calls == 1
+    assert breaker.get_many(["a"]) == [None]  # down: the store is not asked
+    assert store.calls == 1 and store.counters.down == 1
+    store.failure = None
+    clock.now += 1.01
+    assert breaker.get_many(["a"]) == [None]
+    assert not breaker.is_open and store.calls == 2
+
+
+def test_a_failed_probe_doubles_the_backoff() -> None:
+    store, clock = FlakyStore(), Clock()
+    breaker = Breaker(store, backoff_s=1.0, max_backoff_s=3.0, clock=clock)
+    store.failure = DatastoreUnavailable("timeout")
+    breaker.get_many(["a"])
+    clock.now += 1.01
+    breaker.get_many(["a"])  # the probe fails: back-off 2 s
+    clock.now += 1.5
+    breaker.get_many(["a"])
+    assert store.calls == 2
+    clock.now += 0.6
+    breaker.get_many(["a"])  # probe again, fails: back-off capped at 3 s
+    assert store.calls == 3 and breaker.is_open
+
+
+def test_an_unexpected_store_error_is_a_counted_miss_and_the_tier_recovers() -> None:
+    store, clock = FlakyStore(), Clock()
+    breaker = Breaker(store, backoff_s=1.0, clock=clock)
+    store.failure = RuntimeError("a bug in a store")
+    assert breaker.get_many(["a"]) == [None]
+    breaker.put_many([("a", Entry(dict_hash=1, values={"x": 1}))], ttl_ms=1000)  # dropped, down
+    assert store.counters.errors == 1 and store.counters.down == 1
+    store.failure = None
+    clock.now += 1.01
+    assert breaker.get_many(["a"]) == [None]  # the probe was allowed: not stuck down
+    assert not breaker.is_open
