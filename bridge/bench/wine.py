@@ -100,6 +100,7 @@ def command(approach: str, s: Settings, labels: Path) -> list[str]:
 
 def environment(s: Settings) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("MLBRIDGE_MODEL_DIR", None)  # --model chooses the model, whatever the shell says
     env["MLBRIDGE_SENTIMENT_SIZE"] = s.model
     env["LOADER_SCRIPT_PATH"] = str(REPO / "python_scripts")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

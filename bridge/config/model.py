@@ -111,7 +111,13 @@ class Config:
     source: str = "<memory>"
 
     def datastore(self, datastore_id: str) -> Datastore:
-        return next(d for d in self.datastores if d.id == datastore_id)
+        for d in self.datastores:
+            if d.id == datastore_id:
+                return d
+        raise KeyError(f"{self.source}: no datastore {datastore_id!r}")
 
     def connection(self, connection_id: str) -> Connection:
-        return next(c for c in self.connections if c.id == connection_id)
+        for c in self.connections:
+            if c.id == connection_id:
+                return c
+        raise KeyError(f"{self.source}: no connection {connection_id!r}")

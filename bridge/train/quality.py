@@ -26,7 +26,7 @@ from bridge.data import Review, read_reviews, resolve_wine_csv
 CATEGORICAL = ("country", "province", "variety", "winery")
 NUMERIC = ("price",)
 OUTPUT = "points"
-DEFAULT_OUTPUT_DIR = Path("build") / "models" / "wine-quality"
+DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parents[2] / "build" / "models" / "wine-quality"
 
 
 def _columns(reviews: Sequence[Review]) -> dict[str, list[Any]]:
