@@ -27,7 +27,7 @@ demo: setup
 	@echo "== C: MetaCall's C API from 2 threads =="
 	$(C_DEMO) -threads 2 "$$($(PY) -m bridge.cli data)"
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 	cd go_host && go test -race -count=1 ./...
@@ -87,7 +87,7 @@ go: shim
 lint: venv
 	$(PY) -m ruff check bridge tests python_scripts c_shim
 	$(PY) -m ruff format --check bridge tests python_scripts c_shim
-	$(PY) -m mypy bridge python_scripts
+	$(PY) -m mypy bridge python_scripts tests
 	cd go_host && test -z "$$(gofmt -l .)" && go vet ./...
 
 clean:

@@ -38,7 +38,8 @@ def test_real_memory_stays_within_one_and_a_half_times_size() -> None:
         before = tracemalloc.take_snapshot()
         store = MemoryStore("tracemalloc", size_mb)
         capacity = store.capacity_bytes
-        n = 10 * capacity // entry_cost(*(lambda k, e: (k, encode(e)))(*row_entry(0)))
+        key, entry = row_entry(0)
+        n = 10 * capacity // entry_cost(key, encode(entry))
         for start in range(0, n, 500):
             store.put_many([row_entry(i) for i in range(start, start + 500)], 60_000)
         gc.collect()
