@@ -250,8 +250,10 @@ class ModelService:
                 self._flights.fail(mine, exc)
                 raise
             fresh = dict(zip(mine, outputs, strict=True))
-            store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
-            self._flights.resolve(fresh)
+            try:  # stored before the followers wake, so a newcomer finds it in the cache
+                store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
+            finally:
+                self._flights.resolve(fresh)
             results.update(fresh)
         retry: list[str] = []
         for key, flight in theirs.items():
