@@ -98,8 +98,9 @@ def sentiment_model_dir() -> Path:
     configured = os.environ.get("MLBRIDGE_MODEL_DIR")
     if configured:
         return Path(configured)
-    size = os.environ.get("MLBRIDGE_SENTIMENT_SIZE") or "small"
-    return REPO_ROOT / "build" / "models" / f"sentiment-{size}"
+    from bridge.train.sentiment import default_output_dir
+
+    return default_output_dir(os.environ.get("MLBRIDGE_SENTIMENT_SIZE") or "small")
 
 
 # -- the command table -------------------------------------------------------------------------

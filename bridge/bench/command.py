@@ -9,6 +9,7 @@ from pathlib import Path
 from bridge.bench import wine
 from bridge.bench.wine import APPROACHES, REPO, BenchError, Settings
 from bridge.data import resolve_wine_csv
+from bridge.train.sentiment import default_output_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         passes=args.passes,
     )
-    model = REPO / "build" / "models" / f"sentiment-{args.model}" / "saved_model.pb"
+    model = default_output_dir(args.model) / "saved_model.pb"
     if not model.is_file():
         hint = f"mlbridge train sentiment --size {args.model}"
         print(f"mlbridge bench: no {args.model} sentiment model; run `{hint}` first")
