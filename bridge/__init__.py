@@ -73,7 +73,7 @@ def inspect() -> dict[str, list[dict[str, Any]]]:
 
 def _register_mly_loader() -> None:
     # Light: the "mly" loader imports TensorFlow and the cache clients on its first load.
-    from bridge.serving import register
+    from bridge.mly import register
 
     register()
 

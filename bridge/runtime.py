@@ -1,7 +1,7 @@
 """The function table: one per process, shared by every host.
 
 Scripts are loaded by a *loader* chosen by tag (MetaCall's ``"py"``; ``"mly"`` for model
-configurations, registered by :mod:`bridge.serving`). A load registers the functions it exports
+configurations, registered by :mod:`bridge.mly`). A load registers the functions it exports
 in one global namespace, as MetaCall does with a NULL handle: a name that is already taken fails
 the whole load and the earlier one stays.
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from bridge.serving import MlyLoader
 
 WINE_ENV = "MLBRIDGE_WINE_CSV"
 

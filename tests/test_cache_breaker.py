@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bridge.cache.backend import BackendUnavailable
 from bridge.cache.breaker import Breaker
 from bridge.cache.counters import StoreCounters
-from bridge.cache.datastore import DatastoreUnavailable
 from bridge.cache.entry import Entry
 
 
@@ -43,7 +43,7 @@ class Clock:
 def test_a_failure_opens_the_breaker_and_one_probe_after_the_backoff_closes_it() -> None:
     store, clock = FlakyStore(), Clock()
     breaker = Breaker(store, backoff_s=1.0, clock=clock)
-    store.failure = DatastoreUnavailable("connection refused")
+    store.failure = BackendUnavailable("connection refused")
     assert breaker.get_many(["a", "b"]) == [None, None]
     assert breaker.is_open and store.calls == 1
     assert breaker.get_many(["a"]) == [None]  # down: the store is not asked
@@ -57,7 +57,7 @@ def test_a_failure_opens_the_breaker_and_one_probe_after_the_backoff_closes_it()
 def test_a_failed_probe_doubles_the_backoff() -> None:
     store, clock = FlakyStore(), Clock()
     breaker = Breaker(store, backoff_s=1.0, max_backoff_s=3.0, clock=clock)
-    store.failure = DatastoreUnavailable("timeout")
+    store.failure = BackendUnavailable("timeout")
     breaker.get_many(["a"])
     clock.now += 1.01
     breaker.get_many(["a"])  # the probe fails: back-off 2 s

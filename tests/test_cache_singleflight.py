@@ -12,7 +12,7 @@ import pytest
 
 from bridge.cache import Group, MemoryStore, Tier, TieredStore
 from bridge.config import Field, Model
-from bridge.serving.service import ModelService
+from bridge.mly.service import ModelService
 
 
 class SlowPredictor:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from mly_fixtures import write_config
 
+from bridge.mly import MlyLoader
+from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, round_half_away
+from bridge.mly.service import ModelService
 from bridge.models.dictionary import make_layer
 from bridge.runtime import Runtime
-from bridge.serving import MlyLoader
-from bridge.serving.keys import FieldSpec, InputError, KeyBuilder, round_half_away
-from bridge.serving.service import ModelService
 
 
 @pytest.fixture(scope="module")

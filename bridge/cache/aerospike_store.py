@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bridge.cache.backend import BackendUnavailable
 from bridge.cache.counters import StoreCounters
-from bridge.cache.datastore import DatastoreUnavailable
 from bridge.cache.entry import Entry
 
 HASH_BIN = "dictHash"
@@ -75,7 +75,7 @@ class AerospikeStore:
             if not client.is_connected():
                 client.connect()
         except _aerospike_error() as exc:
-            raise DatastoreUnavailable(f"{name}: cannot connect to {hosts}: {exc}") from exc
+            raise BackendUnavailable(f"{name}: cannot connect to {hosts}: {exc}") from exc
         return cls(
             name,
             client,
@@ -95,7 +95,7 @@ class AerospikeStore:
             batch = self.client.batch_read([self._key(k) for k in keys], policy=self._read_policy)
         except _aerospike_error() as exc:
             self.counters.add("errors")
-            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+            raise BackendUnavailable(f"{self.name}: {exc}") from exc
         out: list[Entry | None] = []
         for record in batch.batch_records:
             out.append(self._entry(record))
@@ -132,7 +132,7 @@ class AerospikeStore:
                 self.client.put(self._key(key), bins, meta=meta, policy=policy)
         except _aerospike_error() as exc:
             self.counters.add("errors")
-            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+            raise BackendUnavailable(f"{self.name}: {exc}") from exc
         self.counters.add("writes", len(items))
 
     def close(self) -> None:

@@ -12,15 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from bridge.cache.backend import Backend, BackendUnavailable
 from bridge.cache.counters import StoreCounters
-from bridge.cache.datastore import Datastore, DatastoreUnavailable
 from bridge.cache.entry import Entry
 
 
 class Breaker:
     def __init__(
         self,
-        store: Datastore,
+        store: Backend,
         *,
         backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
@@ -56,7 +56,7 @@ class Breaker:
             return True
 
     def _failed(self, exc: Exception) -> None:
-        if not isinstance(exc, DatastoreUnavailable):  # the stores count their own failures
+        if not isinstance(exc, BackendUnavailable):  # the stores count their own failures
             self.counters.add("errors")
         with self._lock:
             doubled = self._backoff_s * 2 if self._backoff_s else self.initial_backoff_s

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bridge.cache.aerospike_store import AerospikeStore
+from bridge.cache.backend import Backend
 from bridge.cache.breaker import Breaker
-from bridge.cache.datastore import Datastore as Backend
 from bridge.cache.memory import MemoryStore
 from bridge.cache.redis_store import RedisStore
 from bridge.cache.tiered import Tier, TieredStore

@@ -13,8 +13,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bridge.cache.backend import BackendUnavailable
 from bridge.cache.counters import StoreCounters
-from bridge.cache.datastore import DatastoreUnavailable
 from bridge.cache.entry import CorruptEntryError, Entry, decode, encode
 
 
@@ -61,7 +61,7 @@ class RedisStore:
             raw = self._mget([self.prefix + k for k in keys])
         except redis.RedisError as exc:
             self.counters.add("errors")
-            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+            raise BackendUnavailable(f"{self.name}: {exc}") from exc
         out: list[Entry | None] = []
         for data in raw:
             if data is None:
@@ -108,7 +108,7 @@ class RedisStore:
             pipe.execute()
         except redis.RedisError as exc:
             self.counters.add("errors")
-            raise DatastoreUnavailable(f"{self.name}: {exc}") from exc
+            raise BackendUnavailable(f"{self.name}: {exc}") from exc
         self.counters.add("writes", len(items))
 
     def close(self) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.mly.loader import MlyLoader
 from bridge.runtime import RUNTIME, Runtime
-from bridge.serving.loader import MlyLoader
 
 MLY = MlyLoader()
 """The loader registered with :data:`bridge.RUNTIME`."""

@@ -19,7 +19,7 @@ from bridge.errors import DuplicateFunctionError, LoadError
 
 if TYPE_CHECKING:
     from bridge.cache import TieredStore
-    from bridge.serving.service import ModelService
+    from bridge.mly.service import ModelService
 
 
 class MlyLoader:
@@ -39,7 +39,7 @@ class MlyLoader:
 
     def _load(self, config: Config) -> Mapping[str, Callable[..., Any]]:
         from bridge.cache.factory import open_datastore
-        from bridge.serving.service import ModelService
+        from bridge.mly.service import ModelService
 
         # Refused before anything is opened: the runtime would refuse the names anyway, and the
         # served model of that ID must keep its entry (and counters) here.

@@ -16,8 +16,8 @@ from redis_server import RedisServer
 
 import bridge
 from bridge.errors import DuplicateFunctionError, LoadError
+from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from bridge.serving import MlyLoader
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Loader = tuple[Runtime, MlyLoader]
@@ -45,7 +45,7 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
     assert bridge.call(
         "serving_sli.process_batch", [{"sa": "zz", "sl": "a"}, {"sa": "a", "sl": "a"}]
     ) == [{"expand": 10}, {"expand": 25}]
-    service = bridge.serving.MLY.services["serving_sli"]
+    service = bridge.mly.MLY.services["serving_sli"]
     assert service.counters.snapshot()["rows_evaluated"] == 2
     assert service.store is not None and service.store.snapshot()["local_hits"] == 2
     with pytest.raises(bridge.CallError, match="missing input 'sl'"):

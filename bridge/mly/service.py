@@ -18,8 +18,8 @@ from bridge.cache import Counters, Entry, Group, TieredStore
 from bridge.config import Model
 from bridge.config.parse import ConfigError
 from bridge.errors import LoadError
+from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, kind_of
 from bridge.models.dictionary import Dictionary, load_dictionary
-from bridge.serving.keys import FieldSpec, InputError, KeyBuilder, kind_of
 
 FOLLOWER_TIMEOUT_S = 30.0
 """How long a caller waits for another caller's evaluation of the same key before doing it."""

@@ -7,9 +7,9 @@ from pathlib import Path
 from mly_fixtures import write_config
 
 from bridge.data import read_reviews
+from bridge.mly import MlyLoader
 from bridge.models import load
 from bridge.runtime import Runtime
-from bridge.serving import MlyLoader
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wine_sentiment.yaml"
 

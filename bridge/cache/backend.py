@@ -9,16 +9,16 @@ from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import Entry
 
 
-class DatastoreUnavailable(Exception):
+class BackendUnavailable(Exception):
     """A backend failed or timed out; the caller treats it as a miss (reads) or skips (writes)."""
 
 
-class Datastore(Protocol):
+class Backend(Protocol):
     """A key → :class:`Entry` store.
 
     ``get_many`` answers one result per key, in order: the entry, or ``None`` for absent,
     expired or unreadable (corrupt) entries, which the store counts. Backends raise
-    :class:`DatastoreUnavailable` when the server cannot be reached; the circuit breaker
+    :class:`BackendUnavailable` when the server cannot be reached; the circuit breaker
     (:class:`bridge.cache.breaker.Breaker`) turns that into misses.
     """
 
