@@ -17,7 +17,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean
+.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -82,6 +82,30 @@ shim: venv
 
 go: shim
 	cd go_host && go build -o ../$(WINEDEMO) ./cmd/winedemo
+
+# --- The real mly server (viant/mly v1.0.1), a benchmark and interop peer -----------------------
+# Built from the Go module proxy (go_host/peers/mlyserver, its own module) against the TensorFlow
+# C API inside the tensorflow-cpu wheel: libtensorflow_cc.so.2 exports the TF_* graph/session
+# calls, libtensorflow_framework.so.2 the rest. graft links -ltensorflow, so build/peers/ holds
+# symlinks under the names the linker and the binary's loader look for (rpath = build/peers).
+# ~50 s on 2 cores; not part of `make test` (tests that use it skip when it is absent).
+MLY_PEER := $(BUILD)/peers/mly-server
+TF_WHEEL  = $(abspath $(VENV))/lib/python3.11/site-packages/tensorflow
+mly-peer: $(MLY_PEER)
+$(MLY_PEER): go_host/peers/mlyserver/main.go go_host/peers/mlyserver/go.mod go_host/peers/mlyserver/go.sum | venv
+	@TFW=$$($(PY) -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("tensorflow").origin))') && \
+	  test -f "$$TFW/libtensorflow_cc.so.2" -a -f "$$TFW/libtensorflow_framework.so.2" -a -f "$$TFW/include/tensorflow/c/c_api.h" || \
+	  { echo "mly-peer: no TensorFlow C API in the wheel at $$TFW" >&2; exit 1; } && \
+	  PEERS=$(abspath $(BUILD))/peers && mkdir -p "$$PEERS" && \
+	  ln -sfn "$$TFW/libtensorflow_cc.so.2" "$$PEERS/libtensorflow.so" && \
+	  ln -sfn "$$TFW/libtensorflow_cc.so.2" "$$PEERS/libtensorflow_cc.so.2" && \
+	  ln -sfn "$$TFW/libtensorflow_framework.so.2" "$$PEERS/libtensorflow_framework.so.2" && \
+	  ln -sfn "$$TFW/libtensorflow_framework.so.2" "$$PEERS/libtensorflow_framework.so" && \
+	  echo "building $@ (mly v1.0.1 + graft v0.9.0 against $$TFW)" && \
+	  cd go_host/peers/mlyserver && \
+	  CGO_ENABLED=1 CGO_CFLAGS="-I$$TFW/include" \
+	  CGO_LDFLAGS="-L$$PEERS -Wl,-rpath,$$PEERS -ltensorflow_framework" \
+	  go build -mod=readonly -o "$$PEERS/mly-server.tmp" . && mv "$$PEERS/mly-server.tmp" "$$PEERS/mly-server"
 
 # --- Code quality -------------------------------------------------------------------------
 lint: venv
