@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.errors import (
+    ArgumentError,
     BridgeError,
     CallError,
     DuplicateFunctionError,
@@ -25,6 +26,7 @@ from bridge.runtime import RUNTIME, Function, Handle, Loader, Runtime
 
 __all__ = [
     "RUNTIME",
+    "ArgumentError",
     "BridgeError",
     "CallError",
     "DuplicateFunctionError",

@@ -61,8 +61,10 @@ def _load_from_file(tag: Any, paths: Any, size: int) -> None:
 
 
 def _load_from_memory(tag: Any, buffer: Any, size: int) -> None:
-    # MetaCall's size counts the terminating NUL; ffi.string also stops at the first NUL.
-    RUNTIME.load_from_memory(_text(tag), _text(buffer, size))
+    # MetaCall's size counts the terminating NUL. The rest is passed whole, NULs included:
+    # stopping at the first one would load part of a script and call that success.
+    raw = bytes(ffi.buffer(buffer, size))
+    RUNTIME.load_from_memory(_text(tag), raw.removesuffix(b"\0").decode("utf-8"))
 
 
 def _clear() -> None:

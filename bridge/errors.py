@@ -15,6 +15,11 @@ class BridgeError(Exception):
     """Base class of every error the runtime raises on purpose."""
 
 
+class ArgumentError(BridgeError):
+    """An argument of the runtime API itself is unusable: a name, tag or path that is not a
+    string or contains a NUL byte (which a C string would silently cut off)."""
+
+
 class LoadError(BridgeError):
     """A script or configuration could not be loaded; nothing from it was registered."""
 

@@ -6,7 +6,10 @@ in one global namespace, as MetaCall does with a NULL handle: a name that is alr
 the whole load and the earlier one stays.
 
 Reads are lock-free: the table is a dict that is replaced, never mutated, so a lookup on the hot
-path costs one dict access and no lock. Loads are serialised by a lock.
+path costs one dict access and no lock. Loads run without a lock (a script that hangs while it
+loads blocks only its own caller); a finished load is registered in one short critical section,
+all or nothing. :meth:`Runtime.clear` never waits for a load in progress: such a load is
+refused when it finishes, and the loader releases what it opened.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.errors import (
+    ArgumentError,
     CallError,
     DuplicateFunctionError,
     FunctionNotFoundError,
@@ -92,55 +96,74 @@ class Loader(Protocol):
 
     def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]: ...
 
+    def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        """The runtime refused what one load returned (a taken name, or :meth:`Runtime.clear`
+        ran meanwhile): release what that load holds, and nothing else."""
+
     def clear(self) -> None:
         """The runtime forgot every function: release what the loads hold (connections…)."""
 
 
 class PythonLoader:
-    """MetaCall's ``py`` loader: a module's public functions become bridge functions."""
+    """MetaCall's ``py`` loader: a module's public functions become bridge functions.
 
-    _memory_ids = itertools.count(1)
+    A script runs as a module of a private, unique name (``mlbridge_script_<n>_<stem>``), so a
+    user script called ``redis.py`` never replaces the installed ``redis`` package in
+    ``sys.modules``; its directory is appended to ``sys.path`` (after the installed packages),
+    so the script's sibling modules import but cannot shadow installed ones either.
+    """
+
+    _module_ids = itertools.count(1)
+
+    def _module_name(self, stem: str) -> str:
+        while True:
+            name = f"mlbridge_script_{next(self._module_ids)}_{_identifier(stem)}"
+            if name not in sys.modules:
+                return name
 
     def load_file(self, path: Path) -> Mapping[str, Callable[..., Any]]:
         directory = str(path.parent)
         if directory not in sys.path:  # MetaCall puts execution paths on sys.path too
-            sys.path.insert(0, directory)
-        module_name = path.stem
+            sys.path.append(directory)
+        module_name = self._module_name(path.stem)
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise LoadError(f"{path}: not a Python script")
         module = importlib.util.module_from_spec(spec)
-        previous = sys.modules.get(module_name)
         # Registered before running so that the script can be pickled (multiprocessing) and can
-        # import itself; removed again if it fails.
+        # find itself; removed again if it fails or the runtime refuses it.
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
         except BaseException as exc:
-            _restore_module(module_name, previous)
+            sys.modules.pop(module_name, None)
             raise _load_failure(str(path), exc) from exc
         return _public_functions(module)
 
     def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]:
-        module_name = name or f"mlbridge_memory_{next(self._memory_ids)}"
+        module_name = self._module_name(name or "memory")
         module = types.ModuleType(module_name)
-        module.__file__ = f"<memory:{module_name}>"
+        module.__file__ = f"<memory:{name or module_name}>"
         try:
+            # The whole text: compile() refuses a NUL byte rather than reading up to it.
             code = compile(source, module.__file__, "exec")
             exec(code, module.__dict__)
         except BaseException as exc:
             raise _load_failure(module.__file__, exc) from exc
         return _public_functions(module)
 
+    def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        for fn in functions.values():
+            module_name = getattr(fn, "__module__", "") or ""
+            if module_name.startswith("mlbridge_script_"):
+                sys.modules.pop(module_name, None)
+
     def clear(self) -> None:
         """Nothing to release: a script's module stays imported, as under MetaCall."""
 
 
-def _restore_module(module_name: str, previous: types.ModuleType | None) -> None:
-    if previous is None:
-        sys.modules.pop(module_name, None)
-    else:
-        sys.modules[module_name] = previous
+def _identifier(text: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in text)[:64]
 
 
 def _load_failure(source: str, exc: BaseException) -> LoadError:
@@ -184,6 +207,40 @@ def resolve_script(path: str | os.PathLike[str]) -> Path:
     raise LoadError(f"{candidate}: not found in {SCRIPT_PATH_ENV} ({where})")
 
 
+def _checked_text(what: str, value: Any) -> str:
+    """A name, tag or path given to the runtime API: a ``str`` without NUL bytes.
+
+    C and Go hand these over as C strings, which end at the first NUL: a name with one inside
+    would silently mean a shorter name, so it is refused on every host alike.
+    """
+    if not isinstance(value, str):
+        raise ArgumentError(f"{what} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise ArgumentError(f"{what} {_quoted(value)} contains a NUL byte")
+    return value
+
+
+def _checked_paths(paths: Any) -> list[str | os.PathLike[str]]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if isinstance(paths, (bytes, bytearray)) or not isinstance(paths, Sequence):
+        raise ArgumentError(f"paths must be a list of str paths, not {type(paths).__name__}")
+    if not paths:
+        raise LoadError("load_from_file: no paths given")
+    checked: list[str | os.PathLike[str]] = []
+    for i, path in enumerate(paths):
+        text = os.fspath(path) if isinstance(path, os.PathLike) else path
+        _checked_text(f"paths[{i}]", text)
+        checked.append(path)
+    return checked
+
+
+def _quoted(text: str, limit: int = 80) -> str:
+    """``repr`` of at most ``limit`` characters of ``text`` (errors must stay short)."""
+    shown = repr(text[:limit])
+    return shown + "…" if len(text) > limit else shown
+
+
 class Runtime:
     """The process-wide table of loaded functions and the loaders that fill it."""
 
@@ -193,18 +250,23 @@ class Runtime:
         self.table: dict[str, Function] = {}
         self._handles: list[Handle] = []
         self._loaders: dict[str, Loader] = {"py": PythonLoader()}
-        self._load_lock = threading.RLock()
+        # Held only to register a finished load, to clear, or to add a loader: never while a
+        # script runs, so that clear() (metacall_destroy) keeps its bound whatever a load does.
+        self._state_lock = threading.Lock()
+        self._generation = 0  # bumped by clear(): a load that started before it is refused
         # Its own lock: a load can take seconds (TensorFlow), and async calls must not wait on it.
         self._loop_lock = threading.Lock()
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
 
     # -- loading -------------------------------------------------------------------------
 
     def register_loader(self, tag: str, loader: Loader) -> None:
-        with self._load_lock:
-            self._loaders[tag] = loader
+        with self._state_lock:
+            self._loaders[_checked_text("tag", tag)] = loader
 
-    def _loader(self, tag: str) -> Loader:
+    def _loader(self, tag: Any) -> Loader:
+        tag = _checked_text("tag", tag)
         try:
             return self._loaders[tag]
         except KeyError:
@@ -213,48 +275,74 @@ class Runtime:
 
     def load_from_file(self, tag: str, paths: Sequence[str | os.PathLike[str]]) -> Handle:
         """Load every path with the loader of ``tag``; all or nothing."""
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        if not paths:
-            raise LoadError("load_from_file: no paths given")
-        with self._load_lock:
-            loader = self._loader(tag)
-            resolved = [resolve_script(p) for p in paths]
-            found: dict[str, Function] = {}
+        checked = _checked_paths(paths)
+        loader = self._loader(tag)
+        generation = self._generation
+        resolved = [resolve_script(p) for p in checked]
+        found: dict[str, Function] = {}
+        loads: list[Mapping[str, Callable[..., Any]]] = []
+        try:
             for path in resolved:
-                for name, fn in loader.load_file(path).items():
+                functions = loader.load_file(path)
+                loads.append(functions)
+                for name, fn in functions.items():
                     if name in found:  # two scripts of one load: as across loads, refused
                         raise DuplicateFunctionError([name], f"{found[name].source}, {path}")
                     found[name] = Function(name, fn, str(path))
-            return self._register(tag, ", ".join(str(p) for p in resolved), found)
+            return self._register(tag, ", ".join(str(p) for p in resolved), found, generation)
+        except BaseException:
+            for functions in loads:
+                loader.discard(functions)
+            raise
 
     def load_from_memory(self, tag: str, source: str, name: str | None = None) -> Handle:
-        with self._load_lock:
-            loader = self._loader(tag)
-            functions = loader.load_memory(source, name or "")
-            origin = f"<memory:{name}>" if name else "<memory>"
-            found = {n: Function(n, fn, origin) for n, fn in functions.items()}
-            return self._register(tag, origin, found)
+        loader = self._loader(tag)
+        if name is not None:
+            _checked_text("name", name)
+        if not isinstance(source, str):
+            raise ArgumentError(f"source must be a string, not {type(source).__name__}")
+        generation = self._generation
+        functions = loader.load_memory(source, name or "")
+        origin = f"<memory:{name}>" if name else "<memory>"
+        found = {n: Function(n, fn, origin) for n, fn in functions.items()}
+        try:
+            return self._register(tag, origin, found, generation)
+        except BaseException:
+            loader.discard(functions)
+            raise
 
-    def _register(self, tag: str, source: str, found: dict[str, Function]) -> Handle:
-        taken = sorted(set(found) & set(self.table))
-        if taken:
-            raise DuplicateFunctionError(taken, source)
-        table = dict(self.table)
-        table.update(found)
-        self.table = table  # one atomic swap: readers see the old or the new table
-        handle = Handle(tag, source, tuple(found))
-        self._handles.append(handle)
-        return handle
+    def _register(
+        self, tag: str, source: str, found: dict[str, Function], generation: int
+    ) -> Handle:
+        for name in found:
+            _checked_text("function name", name)
+        with self._state_lock:
+            if generation != self._generation:
+                raise LoadError(
+                    f"{source}: the runtime was cleared (destroyed) while this load ran; "
+                    "nothing was registered"
+                )
+            taken = sorted(set(found) & set(self.table))
+            if taken:
+                raise DuplicateFunctionError(taken, source)
+            table = dict(self.table)
+            table.update(found)
+            self.table = table  # one atomic swap: readers see the old or the new table
+            handle = Handle(tag, source, tuple(found))
+            self._handles.append(handle)
+            return handle
 
     def clear(self) -> None:
         """Forget every loaded function (MetaCall's destroy); loaders stay registered and
-        release what their loads held."""
-        with self._load_lock:
+        release what their loads held. Does not wait for loads in progress: they are refused
+        when they finish."""
+        with self._state_lock:
+            self._generation += 1
             self.table = {}
             self._handles = []
-            for loader in self._loaders.values():
-                loader.clear()
+            loaders = list(self._loaders.values())
+        for loader in loaders:
+            loader.clear()
 
     # -- calling -------------------------------------------------------------------------
 
@@ -262,7 +350,10 @@ class Runtime:
         try:
             return self.table[name]
         except KeyError:
-            raise FunctionNotFoundError(name) from None
+            raise FunctionNotFoundError(_checked_text("name", name)) from None
+        except TypeError:  # unhashable: not a name at all
+            _checked_text("name", name)
+            raise
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call a loaded function; its exception comes back as :class:`CallError`."""
@@ -270,8 +361,10 @@ class Runtime:
         try:
             result = fn.callable(*args, **kwargs)
             if pyinspect.iscoroutine(result):
-                result = self.submit_coroutine(name, result).result()
-        except Exception as exc:
+                result = self.await_coroutine(name, result)
+        except CallError:
+            raise
+        except (Exception, SystemExit) as exc:  # a called script must not exit the host
             raise CallError.from_exception(name, exc) from exc
         return result
 
@@ -284,7 +377,7 @@ class Runtime:
         fn = self.function(name)
         try:
             result = fn.callable(*args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
             failed.set_exception(CallError.from_exception(name, exc))
             return failed
@@ -294,6 +387,26 @@ class Runtime:
         done.set_result(result)
         return done
 
+    def await_coroutine(self, name: str, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine that function ``name`` returned on the runtime's loop; its value.
+
+        From code already running on that loop (an ``async def`` that calls ``bridge.call`` on
+        another ``async def``) waiting would block the loop on itself forever: that is a
+        :class:`CallError` instead.
+        """
+        loop = self._async_loop
+        if loop is not None and threading.current_thread() is self._loop_thread:
+            coro.close()
+            raise CallError.from_exception(
+                name,
+                RuntimeError(
+                    f"{name!r} is async and was called synchronously from a coroutine on the "
+                    "runtime's event loop: waiting would deadlock the loop; await it "
+                    "(or call it with call_async) instead"
+                ),
+            )
+        return self.submit_coroutine(name, coro).result()
+
     def submit_coroutine(
         self, name: str, coro: Coroutine[Any, Any, Any]
     ) -> concurrent.futures.Future[Any]:
@@ -302,23 +415,27 @@ class Runtime:
         async def guarded() -> Any:
             try:
                 return await coro
-            except Exception as exc:
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # SystemExit or KeyboardInterrupt would stop the loop
                 raise CallError.from_exception(name, exc) from exc
 
         return asyncio.run_coroutine_threadsafe(guarded(), self._event_loop())
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
-        """The background loop that runs coroutines, started by the first one."""
-        loop = self._async_loop
-        if loop is not None:
+        """The background loop that runs coroutines, started by the first one and started
+        again if its thread ever ended."""
+        loop, thread = self._async_loop, self._loop_thread
+        if loop is not None and thread is not None and thread.is_alive():
             return loop
         with self._loop_lock:
-            if self._async_loop is None:
+            if self._async_loop is None or not (self._loop_thread and self._loop_thread.is_alive()):
                 loop = asyncio.new_event_loop()
-                threading.Thread(
+                thread = threading.Thread(
                     target=loop.run_forever, name="mlbridge-asyncio", daemon=True
-                ).start()
-                self._async_loop = loop
+                )
+                self._async_loop, self._loop_thread = loop, thread
+                thread.start()
             return self._async_loop
 
     # -- introspection -------------------------------------------------------------------

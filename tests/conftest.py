@@ -76,7 +76,8 @@ def sentiment_script(sentiment_model: Path) -> types.ModuleType:
                 del os.environ["MLBRIDGE_MODEL_DIR"]
             else:
                 os.environ["MLBRIDGE_MODEL_DIR"] = previous
-    module = sys.modules[SENTIMENT_SCRIPT.stem]
+    # Scripts run as privately named modules; the function knows its own.
+    module = sys.modules[bridge.function("process_batch").callable.__module__]
     assert Path(module.MODEL_DIR) == sentiment_model
     return module
 

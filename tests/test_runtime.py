@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import threading
+import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -202,13 +204,11 @@ def test_call_async_reports_exceptions_through_the_future(rt: Runtime) -> None:
 def test_coroutine_calls_do_not_wait_for_a_load_in_progress(rt: Runtime) -> None:
     rt.load_from_memory("py", "async def later(x):\n    return x\n")
     loading, finish = threading.Event(), threading.Event()
-
-    def slow_load() -> None:  # holds the load lock as a TensorFlow model load would
-        with rt._load_lock:
-            loading.set()
-            finish.wait(10)
-
-    loader = threading.Thread(target=slow_load)
+    gate = types.ModuleType("rt_load_gate")  # a script that hangs while it loads, as TF can
+    gate.loading, gate.finish = loading, finish  # type: ignore[attr-defined]
+    sys.modules[gate.__name__] = gate
+    slow = "import rt_load_gate\nrt_load_gate.loading.set()\nrt_load_gate.finish.wait(10)\n"
+    loader = threading.Thread(target=lambda: rt.load_from_memory("py", slow))
     loader.start()
     try:
         assert loading.wait(5)
@@ -217,6 +217,7 @@ def test_coroutine_calls_do_not_wait_for_a_load_in_progress(rt: Runtime) -> None
     finally:
         finish.set()
         loader.join()
+        del sys.modules[gate.__name__]
 
 
 def test_clear_forgets_functions(rt: Runtime) -> None:

@@ -30,6 +30,7 @@ class MlyLoader:
         self.datastores: dict[str, TieredStore] = {}
         self.configs: list[Config] = []
         self._lock = threading.Lock()
+        self._loading: set[str] = set()  # model IDs of loads in progress (loads may overlap)
 
     def load_file(self, path: Path) -> Mapping[str, Callable[..., Any]]:
         return self._load(load_config(path))
@@ -38,16 +39,26 @@ class MlyLoader:
         return self._load(parse_config(source, source=f"<memory:{name or 'mly'}>"))
 
     def _load(self, config: Config) -> Mapping[str, Callable[..., Any]]:
-        from bridge.cache.factory import open_datastore
-        from bridge.mly.service import ModelService
-
         # Refused before anything is opened: the runtime would refuse the names anyway, and the
         # served model of that ID must keep its entry (and counters) here.
+        ids = {m.id for m in config.models}
         with self._lock:
-            served = [m.id for m in config.models if m.id in self.services]
+            served = sorted(i for i in ids if i in self.services or i in self._loading)
+            if not served:
+                self._loading |= ids
         if served:
             names = [f"{i}.{fn}" for i in served for fn in ("eval", "process_batch")]
             raise DuplicateFunctionError(names, config.source)
+        try:
+            return self._open(config)
+        finally:
+            with self._lock:
+                self._loading -= ids
+
+    def _open(self, config: Config) -> Mapping[str, Callable[..., Any]]:
+        from bridge.cache.factory import open_datastore
+        from bridge.mly.service import ModelService
+
         used = {m.datastore for m in config.models if m.datastore}
         stores: dict[str, TieredStore] = {}
         services: list[ModelService] = []
@@ -105,6 +116,25 @@ class MlyLoader:
             self.services.clear()
             self.configs.clear()
         for store in stores:
+            store.close()
+
+    def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        """The runtime refused this load (a taken name, or it was cleared meanwhile): forget
+        its models and close the datastores they use."""
+        services = {getattr(fn, "__self__", None) for fn in functions.values()}
+        opened = {id(getattr(svc, "store", None)) for svc in services} - {id(None)}
+        with self._lock:
+            for model_id in [i for i, svc in self.services.items() if svc in services]:
+                del self.services[model_id]
+            kept = {id(svc.store) for svc in self.services.values()}
+            dropped = [
+                (name, store)
+                for name, store in self.datastores.items()
+                if id(store) in opened and id(store) not in kept
+            ]
+            for name, _ in dropped:
+                del self.datastores[name]
+        for _, store in dropped:
             store.close()
 
     def clear(self) -> None:

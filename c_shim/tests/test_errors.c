@@ -170,6 +170,13 @@ static void load_errors(void)
 	CHECK(metacall_load_from_memory("py", fine, 0, NULL) != 0);
 	const char bad_utf8[] = "def x():\n    return '\xff'\n";
 	CHECK(metacall_load_from_memory("py", bad_utf8, sizeof(bad_utf8), NULL) != 0);
+	/* The whole text reaches compile(), which refuses a NUL: no half-loaded script. */
+	const char with_nul[] = "def before_nul():\n    return 1\n\0def after_nul():\n    return 2\n";
+	CHECK(metacall_load_from_memory("py", with_nul, sizeof(with_nul), NULL) != 0);
+	CHECK(metacall_error_last(&ex) == 0 && strstr(ex.message, "null bytes") != NULL);
+	void *r0 = metacallv_s("before_nul", NULL, 0);
+	CHECK(is_error(r0, NULL, "before_nul"));
+	metacall_value_destroy(r0);
 
 	const char *missing[1] = { "/nonexistent/script.py" };
 	CHECK(metacall_load_from_file("py", missing, 1, NULL) != 0);
