@@ -8,6 +8,7 @@ from bridge.cache.backend import BackendUnavailable
 from bridge.cache.breaker import Breaker
 from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import Entry
+from bridge.config import Backoff
 
 
 class FlakyStore:
@@ -42,7 +43,7 @@ class Clock:
 
 def test_a_failure_opens_the_breaker_and_one_probe_after_the_backoff_closes_it() -> None:
     store, clock = FlakyStore(), Clock()
-    breaker = Breaker(store, backoff_s=1.0, clock=clock)
+    breaker = Breaker(store, Backoff(initial_ms=1_000), clock=clock)
     store.failure = BackendUnavailable("connection refused")
     assert breaker.get_many(["a", "b"]) == [None, None]
     assert breaker.is_open and store.calls == 1
@@ -56,7 +57,7 @@ def test_a_failure_opens_the_breaker_and_one_probe_after_the_backoff_closes_it()
 
 def test_a_failed_probe_doubles_the_backoff() -> None:
     store, clock = FlakyStore(), Clock()
-    breaker = Breaker(store, backoff_s=1.0, max_backoff_s=3.0, clock=clock)
+    breaker = Breaker(store, Backoff(initial_ms=1_000, max_ms=3_000), clock=clock)
     store.failure = BackendUnavailable("timeout")
     breaker.get_many(["a"])
     clock.now += 1.01
@@ -71,7 +72,7 @@ def test_a_failed_probe_doubles_the_backoff() -> None:
 
 def test_an_unexpected_store_error_is_a_counted_miss_and_the_tier_recovers() -> None:
     store, clock = FlakyStore(), Clock()
-    breaker = Breaker(store, backoff_s=1.0, clock=clock)
+    breaker = Breaker(store, Backoff(initial_ms=1_000), clock=clock)
     store.failure = RuntimeError("a bug in a store")
     assert breaker.get_many(["a"]) == [None]
     breaker.put_many([("a", Entry(dict_hash=1, values={"x": 1}))], ttl_ms=1000)  # dropped, down

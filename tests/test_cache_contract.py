@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from redis_server import RedisServer
 
 from bridge.cache import Breaker, Entry, MemoryStore
 from bridge.cache.redis_store import RedisStore
+from bridge.config import Backoff, Connection
+from support.redis_server import RedisServer
 
 AEROSPIKE_ENV = "AEROSPIKE_HOSTS"
 
@@ -26,20 +27,12 @@ class Backend:
         self.short_ttl_ms = ttl_ms
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
 def _memory() -> Iterator[Backend]:
     yield Backend(MemoryStore("contract.memory", 1), None, 50)
 
 
 def _redis(server: RedisServer) -> Iterator[Backend]:
-    store = RedisStore.connect(
-        "contract.redis", "127.0.0.1", server.port, "test", uuid.uuid4().hex[:8]
-    )
+    store = RedisStore.connect("contract.redis", server.connection(), "test", uuid.uuid4().hex[:8])
 
     def plant(key: str) -> None:
         server.client().set(store.prefix + key, b"\x00\xffnot json")
@@ -58,8 +51,7 @@ def _aerospike() -> Iterator[Backend]:
     host, _, port = first.partition(":")
     store = AerospikeStore.connect(
         "contract.aerospike",
-        [host],
-        int(port or 3000),
+        Connection(id="aerospike", hostnames=(host,), port=int(port or 3000)),
         os.environ.get("AEROSPIKE_NAMESPACE", "test"),
         "mlbridge" + uuid.uuid4().hex[:6],
     )
@@ -131,7 +123,7 @@ def test_many_keys_in_one_call(backend: Backend) -> None:
 
 
 def test_behind_a_breaker_the_contract_holds(backend: Backend) -> None:
-    breaker = Breaker(backend.store)
+    breaker = Breaker(backend.store, Backoff())
     breaker.put_many([("b", entry(4.0))], 60_000)
     assert breaker.get_many(["b", "nope"]) == [entry(4.0), None]
     assert not breaker.is_open

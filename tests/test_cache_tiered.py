@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from redis_server import RedisServer
 
 from bridge.cache import Breaker, Entry, MemoryStore, Tier, TieredStore
 from bridge.cache.redis_store import RedisStore
+from bridge.config import Backoff, Timeout
+from support.redis_server import RedisServer
 
 HASH = 99
 Servers = tuple[RedisServer, RedisServer]
@@ -28,20 +29,13 @@ def redis_tier(
     server: RedisServer,
     ttl_ms: int = 60_000,
     read_only: bool = False,
-    backoff_s: float = 0.2,
+    backoff_ms: float = 200,
 ) -> Tier:
-    store = RedisStore.connect(
-        name,
-        "127.0.0.1",
-        server.port,
-        "t",
-        uuid.uuid4().hex[:8],
-        socket_timeout_ms=300,
-        connect_timeout_ms=300,
-    )
+    connection = server.connection(Timeout(connection_ms=300, socket_ms=300))
+    store = RedisStore.connect(name, connection, "t", uuid.uuid4().hex[:8])
     return Tier(
         name.split(".")[-1],
-        Breaker(store, backoff_s=backoff_s, max_backoff_s=1.0),
+        Breaker(store, Backoff(initial_ms=backoff_ms, max_ms=1_000)),
         ttl_ms,
         read_only,
     )

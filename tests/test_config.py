@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import ConfigError, load_config, parse_config
+from bridge.config import Backoff, ConfigError, Timeout, load_config, parse_config
 
 FULL = """
 endpoint: {port: 8086}
@@ -76,6 +76,20 @@ Connections: [{ID: c, Hostnames: h}]
     assert store.time_to_live_ms == 900_000 and store.retry_time_ms == 5_000
     assert store.l2 is not None and store.l2.time_to_live_ms == 900_000  # inherits when unset
     assert config.models[0].use_dict and config.models[0].tags == ("serve",)
+    connection = config.connections[0]
+    assert connection.timeout == Timeout(connection_ms=800, socket_ms=400, total_ms=450)
+    assert connection.backoff == Backoff(initial_ms=1_000, max_ms=30_000)
+
+
+def test_a_timeout_in_other_units_defaults_its_missing_values_to_mlys() -> None:
+    config = parse_config("""
+Models: [{ID: m, URL: /m, DataStore: d}]
+Datastores: [{ID: d, Connection: c, Namespace: n, Dataset: s}]
+Connections: [{ID: c, Hostnames: h, Timeout: {Unit: sec, Socket: 2}, BackoffMs: 50}]
+""")
+    connection = config.connections[0]
+    assert connection.timeout == Timeout(connection_ms=800, socket_ms=2_000, total_ms=450)
+    assert connection.backoff == Backoff(initial_ms=50, max_ms=30_000)
 
 
 @pytest.mark.parametrize(

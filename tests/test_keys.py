@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mly_fixtures import write_config
 
 from bridge.mly import MlyLoader
 from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, round_half_away
 from bridge.mly.service import ModelService
 from bridge.models.dictionary import make_layer
 from bridge.runtime import Runtime
+from support.mly import write_config
 
 
 @pytest.fixture(scope="module")

@@ -5,22 +5,22 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SpeedGoal
-from mly_fixtures import WINE_ROW, write_config
-from redis_server import RedisServer
 
 import bridge
 from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
+from support.data import ROOT
+from support.mly import WINE_ROW, write_config
+from support.redis_server import RedisServer
+from support.speed import SpeedGoal
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-Loader = tuple[Runtime, MlyLoader]
+EXAMPLES = ROOT / "examples"
 
 
 def test_importing_bridge_registers_the_mly_loader() -> None:
@@ -52,8 +52,9 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
         bridge.call("serving_sli.eval", {"sa": "a"})
 
 
-def test_mly_end_to_end_cases(loader: Loader, mly_models: Path, tmp_path: Path) -> None:
-    runtime, mly = loader
+def test_mly_end_to_end_cases(
+    runtime: Runtime, mly_loader: MlyLoader, mly_models: Path, tmp_path: Path
+) -> None:
     config = write_config(
         tmp_path,
         f"""
@@ -70,16 +71,15 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
     runtime.load_from_file("mly", [config])
     first = runtime.call("fli.eval", {"fl": 1.00054, "sl": "a"})
     assert runtime.call("fli.eval", {"fl": 1.00053, "sl": "a"}) == first  # mly case 007: cached
-    assert mly.services["fli"].counters.snapshot()["rows_evaluated"] == 1
+    assert mly_loader.services["fli"].counters.snapshot()["rows_evaluated"] == 1
     assert runtime.call("vec.eval", {"tv": "a b c", "sl": "a"}) == {"expand": 360}
     out = runtime.call("ko.eval", {"i": 3})
     assert list(out) == ["i0_copy", "i1_copy"]  # stable order (mly: map order)
 
 
 def test_configuration_errors_fail_the_load(
-    loader: Loader, mly_models: Path, tmp_path: Path
+    runtime: Runtime, mly_models: Path, tmp_path: Path
 ) -> None:
-    runtime, _ = loader
     bad_store = write_config(
         tmp_path,
         f"""
@@ -118,22 +118,21 @@ Datastores: [{{ID: m, Cache: {{SizeMB: 1}}}}]
 
 
 def test_a_second_load_of_a_served_id_fails_and_the_first_keeps_its_counters(
-    loader: Loader, mly_models: Path, tmp_path: Path
+    runtime: Runtime, mly_loader: MlyLoader, mly_models: Path, tmp_path: Path
 ) -> None:
-    runtime, mly = loader
     text = f"""
 Models: [{{ID: twice, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
 Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
 """
     runtime.load_from_file("mly", [write_config(tmp_path, text, "first.yaml")])
-    served = mly.services["twice"]
+    served = mly_loader.services["twice"]
     runtime.call("twice.eval", {"sa": "a", "sl": "a"})
     with pytest.raises(DuplicateFunctionError, match=r"'twice\.eval'"):
         runtime.load_from_file("mly", [write_config(tmp_path, text, "second.yaml")])
-    assert mly.services["twice"] is served and list(mly.datastores) == ["mem"]
-    assert mly.snapshot()["models"]["twice"]["rows"] == 1
+    assert mly_loader.services["twice"] is served and list(mly_loader.datastores) == ["mem"]
+    assert mly_loader.snapshot()["models"]["twice"]["rows"] == 1
     runtime.clear()  # releases the loads: the ID can be served again
-    assert mly.services == {} and mly.datastores == {}
+    assert mly_loader.services == {} and mly_loader.datastores == {}
     runtime.load_from_file("mly", [write_config(tmp_path, text, "third.yaml")])
     assert runtime.call("twice.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}
 
@@ -149,9 +148,8 @@ def _colour_model(path: Path, vocabulary: list[str]) -> Path:
 
 
 def test_a_reload_with_another_vocabulary_misses_old_entries(
-    loader: Loader, tmp_path: Path
+    runtime: Runtime, mly_loader: MlyLoader, tmp_path: Path
 ) -> None:
-    runtime, mly = loader
     first = _colour_model(tmp_path / "v1", ["red", "white"])
     second = _colour_model(tmp_path / "v2", ["red", "rose"])
     config = write_config(
@@ -162,7 +160,7 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
 """,
     )
     runtime.load_from_file("mly", [config])
-    service = mly.services["colour"]
+    service = mly_loader.services["colour"]
     runtime.call("colour.eval", {"colour": "red"})
     runtime.call("colour.eval", {"colour": "red"})
     old_hash = service.dictionary.hash if service.dictionary else None
@@ -209,18 +207,20 @@ def _ratio(
 
 
 @pytest.fixture
-def wine(loader: Loader, quality_model: Path, tmp_path: Path) -> Iterator[Loader]:
-    runtime, _ = loader
+def wine(runtime: Runtime, quality_model: Path, tmp_path: Path) -> Runtime:
+    """``runtime`` serving the wine quality example and ``wine_uncached`` (no datastore)."""
     runtime.load_from_file("mly", [_example("wine_quality.yaml", quality_model, tmp_path)])
     uncached = write_config(
         tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
     )
     runtime.load_from_file("mly", [uncached])
-    yield loader
+    return runtime
 
 
-def test_wine_quality_serves_points_and_caches_by_dictionary_key(wine: Loader) -> None:
-    runtime, mly = wine
+def test_wine_quality_serves_points_and_caches_by_dictionary_key(
+    wine: Runtime, mly_loader: MlyLoader
+) -> None:
+    runtime = wine
     points = runtime.call("wine_quality.eval", WINE_ROW)
     assert set(points) == {"points"} and 70 < points["points"] < 100
     same_cents = dict(WINE_ROW, price=15.004)
@@ -230,7 +230,7 @@ def test_wine_quality_serves_points_and_caches_by_dictionary_key(wine: Loader) -
     assert runtime.call("wine_quality.eval", unknown_winery) == runtime.call(
         "wine_quality.eval", other
     )
-    snap = mly.snapshot()
+    snap = mly_loader.snapshot()
     assert snap["models"]["wine_quality"]["rows_evaluated"] == 2
     assert snap["datastores"]["wine_quality_cache"]["local_hits"] == 2
     batch = runtime.call("wine_quality.process_batch", [WINE_ROW, unknown_winery, WINE_ROW])
@@ -238,9 +238,9 @@ def test_wine_quality_serves_points_and_caches_by_dictionary_key(wine: Loader) -
 
 
 def test_benchmark_memory_hit_is_100x_faster_than_uncached(
-    wine: Loader, benchmark: Any, speed_goal: SpeedGoal
+    wine: Runtime, benchmark: Any, speed_goal: SpeedGoal
 ) -> None:
-    runtime, _ = wine
+    runtime = wine
     runtime.call("wine_quality.eval", WINE_ROW)
     uncached, hit, ratio = _ratio(
         lambda: runtime.call("wine_uncached.eval", WINE_ROW),
@@ -257,28 +257,22 @@ def test_benchmark_memory_hit_is_100x_faster_than_uncached(
     speed_goal(ratio, at_least=100, what="memory hit vs uncached wine_quality.eval")
 
 
-@pytest.fixture(scope="module")
-def redis_l1() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
-    loader: Loader,
+def test_benchmark_redis_server_hit_is_10x_faster_than_uncached(
+    runtime: Runtime,
+    mly_loader: MlyLoader,
     quality_model: Path,
     tmp_path: Path,
-    redis_l1: RedisServer,
+    redis_server: RedisServer,
     benchmark: Any,
     speed_goal: SpeedGoal,
 ) -> None:
-    runtime, mly = loader
     # The example as shipped, minus the memory tier, pointed at the test's server.
     config = _example(
         "wine_quality_redis.yaml",
         quality_model,
         tmp_path,
         **{
-            r"Port: 6379": f"Port: {redis_l1.port}",
+            r"Port: 6379": f"Port: {redis_server.port}",
             r"    Cache:\n      SizeMB: 16\n": "",
         },
     )
@@ -288,7 +282,7 @@ def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
     )
     runtime.load_from_file("mly", [uncached_cfg])
     runtime.call("wine_quality.eval", WINE_ROW)
-    mly.flush()
+    mly_loader.flush()
     uncached, hit, ratio = _ratio(
         lambda: runtime.call("wine_uncached.eval", WINE_ROW),
         50,
@@ -299,26 +293,26 @@ def test_benchmark_redis_l1_hit_is_10x_faster_than_uncached(
         f"\nwine_quality.eval: uncached {uncached * 1e6:.0f} us, Redis L1 hit {hit * 1e6:.1f} us, "
         f"{ratio:.1f}x"
     )
-    snap = mly.snapshot()["datastores"]["wine_quality_cache"]
+    snap = mly_loader.snapshot()["datastores"]["wine_quality_cache"]
     assert snap["l1_hits"] >= 1500 and "local" not in snap["tiers"]
     benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
     benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
     speed_goal(ratio, at_least=10, what="Redis L1 hit vs uncached wine_quality.eval")
 
 
-def test_redis_l1_is_shared_between_loads_and_survives_a_restart(
-    loader: Loader,
+def test_redis_server_is_shared_between_loads_and_survives_a_restart(
+    runtime: Runtime,
+    mly_loader: MlyLoader,
     quality_model: Path,
     tmp_path: Path,
-    redis_l1: RedisServer,
+    redis_server: RedisServer,
 ) -> None:
-    runtime, mly = loader
     config = _example(
         "wine_quality_redis.yaml",
         quality_model,
         tmp_path,
         **{
-            r"Port: 6379": f"Port: {redis_l1.port}",
+            r"Port: 6379": f"Port: {redis_server.port}",
             r"BackoffMs: \d+": "",
             r"Socket: 100}": "Socket: 100}\n    BackoffMs: 100",
         },
@@ -326,13 +320,13 @@ def test_redis_l1_is_shared_between_loads_and_survives_a_restart(
     runtime.load_from_file("mly", [config])
     row = dict(WINE_ROW, price=21.0)
     expected = runtime.call("wine_quality.eval", row)
-    mly.flush()
-    redis_l1.kill()
+    mly_loader.flush()
+    redis_server.kill()
     try:
         fresh = dict(WINE_ROW, price=33.0)
         assert runtime.call("wine_quality.eval", fresh)["points"] > 0  # Redis down: still answers
         assert runtime.call("wine_quality.eval", row) == expected  # from memory
-        snap = mly.snapshot()["datastores"]["wine_quality_cache"]
+        snap = mly_loader.snapshot()["datastores"]["wine_quality_cache"]
         assert snap["errors"] >= 1
     finally:
-        redis_l1.start()
+        redis_server.start()

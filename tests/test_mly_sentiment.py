@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mly_fixtures import write_config
-
 from bridge.data import read_reviews
 from bridge.mly import MlyLoader
 from bridge.models import load
 from bridge.runtime import Runtime
+from support.data import ROOT
+from support.mly import write_config
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "wine_sentiment.yaml"
+EXAMPLE = ROOT / "examples" / "wine_sentiment.yaml"
 
 
 def test_sentiment_served_through_the_cache_by_raw_text(
-    loader: tuple[Runtime, MlyLoader], sentiment_model: Path, wine_csv: Path, tmp_path: Path
+    runtime: Runtime,
+    mly_loader: MlyLoader,
+    sentiment_model: Path,
+    wine_csv: Path,
+    tmp_path: Path,
 ) -> None:
-    runtime, mly = loader
     text = EXAMPLE.read_text().replace("../build/models/sentiment-small", str(sentiment_model))
     runtime.load_from_file("mly", [write_config(tmp_path, text, "wine_sentiment.yaml")])
     reviews = [r.description for r in read_reviews(wine_csv, limit=20)]
@@ -29,9 +32,11 @@ def test_sentiment_served_through_the_cache_by_raw_text(
     assert [row["positive"] for row in first] == [row["positive"] for row in again]
     for got, want in zip(first, expected, strict=True):
         assert abs(got["positive"] - want) < 1e-5
-    counters = mly.snapshot()
+    counters = mly_loader.snapshot()
     assert counters["models"]["wine_sentiment"]["rows_evaluated"] == len(set(reviews))
     assert counters["datastores"]["sentiment_cache"]["local_hits"] == len(reviews)
     # A review that differs by one character is another key: evaluated, not served stale.
     runtime.call("wine_sentiment.eval", {"text": reviews[0] + "!"})
-    assert mly.snapshot()["models"]["wine_sentiment"]["rows_evaluated"] == len(set(reviews)) + 1
+    assert (
+        mly_loader.snapshot()["models"]["wine_sentiment"]["rows_evaluated"] == len(set(reviews)) + 1
+    )

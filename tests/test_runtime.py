@@ -6,7 +6,6 @@ import sys
 import textwrap
 import threading
 import types
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,12 +21,6 @@ from bridge import (
 )
 
 
-@pytest.fixture
-def rt() -> Iterator[Runtime]:
-    """A private runtime, so tests neither see nor leave functions in the global one."""
-    yield Runtime()
-
-
 def write(path: Path, source: str) -> Path:
     path.write_text(textwrap.dedent(source))
     return path
@@ -36,7 +29,7 @@ def write(path: Path, source: str) -> Path:
 # -- loading ---------------------------------------------------------------------------------
 
 
-def test_load_from_file_registers_public_functions_only(rt: Runtime, tmp_path: Path) -> None:
+def test_load_from_file_registers_public_functions_only(runtime: Runtime, tmp_path: Path) -> None:
     script = write(
         tmp_path / "rt_public.py",
         """
@@ -49,110 +42,110 @@ def test_load_from_file_registers_public_functions_only(rt: Runtime, tmp_path: P
             return None
         """,
     )
-    handle = rt.load_from_file("py", [str(script)])
+    handle = runtime.load_from_file("py", [str(script)])
     assert handle.functions == ("double",)
-    assert rt.call("double", 21) == 42
-    assert rt.names() == ["double"]
+    assert runtime.call("double", 21) == 42
+    assert runtime.names() == ["double"]
 
 
 def test_relative_path_is_searched_in_loader_script_path(
-    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     second.mkdir()
     write(second / "rt_searched.py", "def where():\n    return 'b'\n")
     monkeypatch.setenv("LOADER_SCRIPT_PATH", f"{first}:{second}")
-    rt.load_from_file("py", ["rt_searched.py"])
-    assert rt.call("where") == "b"
+    runtime.load_from_file("py", ["rt_searched.py"])
+    assert runtime.call("where") == "b"
 
 
 def test_relative_path_defaults_to_working_directory(
-    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path / "rt_cwd.py", "def here():\n    return 'cwd'\n")
     monkeypatch.delenv("LOADER_SCRIPT_PATH", raising=False)
     monkeypatch.chdir(tmp_path)
-    rt.load_from_file("py", ["rt_cwd.py"])
-    assert rt.call("here") == "cwd"
+    runtime.load_from_file("py", ["rt_cwd.py"])
+    assert runtime.call("here") == "cwd"
 
 
 def test_missing_file_names_the_search_path(
-    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOADER_SCRIPT_PATH", str(tmp_path))
     with pytest.raises(LoadError, match=r"nowhere\.py: not found in LOADER_SCRIPT_PATH"):
-        rt.load_from_file("py", ["nowhere.py"])
+        runtime.load_from_file("py", ["nowhere.py"])
 
 
-def test_load_from_memory(rt: Runtime) -> None:
-    rt.load_from_memory("py", "def greet(name):\n    return 'hi ' + name\n", "greeter")
-    assert rt.call("greet", "wine") == "hi wine"
-    assert rt.function("greet").source == "<memory:greeter>"
+def test_load_from_memory(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "def greet(name):\n    return 'hi ' + name\n", "greeter")
+    assert runtime.call("greet", "wine") == "hi wine"
+    assert runtime.function("greet").source == "<memory:greeter>"
 
 
-def test_duplicate_name_fails_second_load_and_first_stays(rt: Runtime) -> None:
-    rt.load_from_memory("py", "def f():\n    return 'first'\n")
+def test_duplicate_name_fails_second_load_and_first_stays(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "def f():\n    return 'first'\n")
     with pytest.raises(DuplicateFunctionError, match="'f'"):
-        rt.load_from_memory("py", "def f():\n    return 'second'\n\ndef g():\n    return 1\n")
-    assert rt.call("f") == "first"
+        runtime.load_from_memory("py", "def f():\n    return 'second'\n\ndef g():\n    return 1\n")
+    assert runtime.call("f") == "first"
     with pytest.raises(FunctionNotFoundError):
-        rt.function("g")  # nothing of the failed load was registered
+        runtime.function("g")  # nothing of the failed load was registered
 
 
-def test_syntax_error_is_a_load_error_with_the_line(rt: Runtime, tmp_path: Path) -> None:
+def test_syntax_error_is_a_load_error_with_the_line(runtime: Runtime, tmp_path: Path) -> None:
     script = write(tmp_path / "rt_broken.py", "def ok():\n    return 1\n\ndef bad(:\n")
     with pytest.raises(LoadError, match="syntax error at line 4"):
-        rt.load_from_file("py", [str(script)])
+        runtime.load_from_file("py", [str(script)])
     with pytest.raises(FunctionNotFoundError):
-        rt.function("ok")
+        runtime.function("ok")
 
 
-def test_import_error_is_a_load_error(rt: Runtime, tmp_path: Path) -> None:
+def test_import_error_is_a_load_error(runtime: Runtime, tmp_path: Path) -> None:
     script = write(tmp_path / "rt_imports.py", "import no_such_module_xyz\n")
     with pytest.raises(LoadError, match="import failed: No module named 'no_such_module_xyz'"):
-        rt.load_from_file("py", [str(script)])
+        runtime.load_from_file("py", [str(script)])
 
 
-def test_error_while_running_script_is_a_load_error(rt: Runtime) -> None:
+def test_error_while_running_script_is_a_load_error(runtime: Runtime) -> None:
     with pytest.raises(LoadError, match="ZeroDivisionError"):
-        rt.load_from_memory("py", "x = 1 / 0\n")
+        runtime.load_from_memory("py", "x = 1 / 0\n")
 
 
-def test_unknown_loader_tag(rt: Runtime) -> None:
+def test_unknown_loader_tag(runtime: Runtime) -> None:
     with pytest.raises(LoaderNotFoundError, match="'node'"):
-        rt.load_from_memory("node", "module.exports = {}")
+        runtime.load_from_memory("node", "module.exports = {}")
 
 
-def test_runtime_keeps_working_after_load_errors(rt: Runtime) -> None:
+def test_runtime_keeps_working_after_load_errors(runtime: Runtime) -> None:
     for bad in ("def (:\n", "import nope_nope\n", "raise SystemExit(3)\n"):
         with pytest.raises(LoadError):
-            rt.load_from_memory("py", bad)
-    rt.load_from_memory("py", "def alive():\n    return True\n")
-    assert rt.call("alive") is True
+            runtime.load_from_memory("py", bad)
+    runtime.load_from_memory("py", "def alive():\n    return True\n")
+    assert runtime.call("alive") is True
 
 
 # -- calling ---------------------------------------------------------------------------------
 
 
-def test_call_with_args_and_kwargs(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_call_with_args_and_kwargs(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py", "def scale(x, factor=2, *, offset=0):\n    return x * factor + offset\n"
     )
-    assert rt.call("scale", 3) == 6
-    assert rt.call("scale", 3, 10) == 30
-    assert rt.call("scale", 3, factor=3, offset=1) == 10
+    assert runtime.call("scale", 3) == 6
+    assert runtime.call("scale", 3, 10) == 30
+    assert runtime.call("scale", 3, factor=3, offset=1) == 10
 
 
-def test_exception_carries_type_message_and_traceback(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_exception_carries_type_message_and_traceback(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py",
         "def inner(x):\n    raise ValueError(f'bad value {x}')\n\n"
         "def outer(x):\n    return inner(x)\n",
         "raiser",
     )
     with pytest.raises(CallError) as info:
-        rt.call("outer", 7)
+        runtime.call("outer", 7)
     err = info.value
     assert err.function == "outer"
     assert err.type_name == "ValueError"
@@ -161,85 +154,85 @@ def test_exception_carries_type_message_and_traceback(rt: Runtime) -> None:
     assert isinstance(err.__cause__, ValueError)
 
 
-def test_wrong_argument_count_is_a_call_error(rt: Runtime) -> None:
-    rt.load_from_memory("py", "def two(a, b):\n    return a + b\n")
+def test_wrong_argument_count_is_a_call_error(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "def two(a, b):\n    return a + b\n")
     with pytest.raises(CallError) as info:
-        rt.call("two", 1)
+        runtime.call("two", 1)
     assert info.value.type_name == "TypeError"
-    assert rt.call("two", 1, 2) == 3  # the next call works
+    assert runtime.call("two", 1, 2) == 3  # the next call works
 
 
-def test_exception_of_a_module_type_is_qualified(rt: Runtime) -> None:
-    rt.load_from_memory("py", "import json\n\ndef parse(s):\n    return json.loads(s)\n")
+def test_exception_of_a_module_type_is_qualified(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "import json\n\ndef parse(s):\n    return json.loads(s)\n")
     with pytest.raises(CallError) as info:
-        rt.call("parse", "{nope")
+        runtime.call("parse", "{nope")
     assert info.value.type_name == "json.decoder.JSONDecodeError"
 
 
-def test_unknown_function(rt: Runtime) -> None:
+def test_unknown_function(runtime: Runtime) -> None:
     with pytest.raises(FunctionNotFoundError, match="'missing'"):
-        rt.call("missing")
+        runtime.call("missing")
 
 
-def test_coroutine_functions_are_awaited(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_coroutine_functions_are_awaited(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py",
         "import asyncio\n\nasync def later(x):\n    await asyncio.sleep(0)\n    return x + 1\n",
     )
-    assert rt.call("later", 1) == 2
-    assert rt.call_async("later", 41).result(timeout=5) == 42
+    assert runtime.call("later", 1) == 2
+    assert runtime.call_async("later", 41).result(timeout=5) == 42
 
 
-def test_call_async_reports_exceptions_through_the_future(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_call_async_reports_exceptions_through_the_future(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py",
         "async def boom():\n    raise KeyError('k')\n\ndef sync_boom():\n    raise OSError('o')\n",
     )
     with pytest.raises(CallError, match="KeyError"):
-        rt.call_async("boom").result(timeout=5)
+        runtime.call_async("boom").result(timeout=5)
     with pytest.raises(CallError, match="OSError"):
-        rt.call_async("sync_boom").result(timeout=5)
+        runtime.call_async("sync_boom").result(timeout=5)
 
 
-def test_coroutine_calls_do_not_wait_for_a_load_in_progress(rt: Runtime) -> None:
-    rt.load_from_memory("py", "async def later(x):\n    return x\n")
+def test_coroutine_calls_do_not_wait_for_a_load_in_progress(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "async def later(x):\n    return x\n")
     loading, finish = threading.Event(), threading.Event()
     gate = types.ModuleType("rt_load_gate")  # a script that hangs while it loads, as TF can
     gate.loading, gate.finish = loading, finish  # type: ignore[attr-defined]
     sys.modules[gate.__name__] = gate
     slow = "import rt_load_gate\nrt_load_gate.loading.set()\nrt_load_gate.finish.wait(10)\n"
-    loader = threading.Thread(target=lambda: rt.load_from_memory("py", slow))
+    loader = threading.Thread(target=lambda: runtime.load_from_memory("py", slow))
     loader.start()
     try:
         assert loading.wait(5)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            assert pool.submit(lambda: rt.call("later", 7)).result(timeout=5) == 7
+            assert pool.submit(lambda: runtime.call("later", 7)).result(timeout=5) == 7
     finally:
         finish.set()
         loader.join()
         del sys.modules[gate.__name__]
 
 
-def test_clear_forgets_functions(rt: Runtime) -> None:
-    rt.load_from_memory("py", "def f():\n    return 1\n")
-    rt.clear()
+def test_clear_forgets_functions(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "def f():\n    return 1\n")
+    runtime.clear()
     with pytest.raises(FunctionNotFoundError):
-        rt.call("f")
-    rt.load_from_memory("py", "def f():\n    return 2\n")  # the name is free again
-    assert rt.call("f") == 2
+        runtime.call("f")
+    runtime.load_from_memory("py", "def f():\n    return 2\n")  # the name is free again
+    assert runtime.call("f") == 2
 
 
 # -- inspect ---------------------------------------------------------------------------------
 
 
-def test_inspect_lists_functions_with_parameters_and_annotations(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_inspect_lists_functions_with_parameters_and_annotations(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py",
         "def process_batch(texts: list[str], limit: int = 3) -> list[dict]:\n    return []\n\n"
         "def untyped(a):\n    return a\n",
         "scored",
     )
-    report = rt.inspect()
+    report = runtime.inspect()
     (script,) = report["py"]
     assert script["name"] == "<memory:scored>"
     funcs = {f["name"]: f for f in script["scope"]["funcs"]}
@@ -256,31 +249,31 @@ def test_inspect_lists_functions_with_parameters_and_annotations(rt: Runtime) ->
 # -- threads ---------------------------------------------------------------------------------
 
 
-def test_sixteen_threads_get_the_same_results_as_sequential_calls(rt: Runtime) -> None:
-    rt.load_from_memory(
+def test_sixteen_threads_get_the_same_results_as_sequential_calls(runtime: Runtime) -> None:
+    runtime.load_from_memory(
         "py",
         "import hashlib\n\ndef digest(i: int) -> str:\n"
         "    return hashlib.sha256(str(i).encode()).hexdigest()\n",
     )
     inputs = list(range(2000))
-    expected = [rt.call("digest", i) for i in inputs]
+    expected = [runtime.call("digest", i) for i in inputs]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        got = list(pool.map(lambda i: rt.call("digest", i), inputs))
+        got = list(pool.map(lambda i: runtime.call("digest", i), inputs))
     assert got == expected
 
 
-def test_concurrent_loads_and_calls(rt: Runtime) -> None:
-    rt.load_from_memory("py", "def base():\n    return 0\n")
+def test_concurrent_loads_and_calls(runtime: Runtime) -> None:
+    runtime.load_from_memory("py", "def base():\n    return 0\n")
     errors: list[BaseException] = []
     barrier = threading.Barrier(16)
 
     def worker(n: int) -> None:
         try:
             barrier.wait()
-            rt.load_from_memory("py", f"def f{n}():\n    return {n}\n")
+            runtime.load_from_memory("py", f"def f{n}():\n    return {n}\n")
             for _ in range(200):
-                assert rt.call("base") == 0
-            assert rt.call(f"f{n}") == n
+                assert runtime.call("base") == 0
+            assert runtime.call(f"f{n}") == n
         except BaseException as exc:  # collected and re-raised in the main thread
             errors.append(exc)
 
@@ -290,14 +283,16 @@ def test_concurrent_loads_and_calls(rt: Runtime) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert len(rt.names()) == 17
+    assert len(runtime.names()) == 17
 
 
-def test_two_scripts_of_one_load_may_not_export_the_same_name(rt: Runtime, tmp_path: Path) -> None:
+def test_two_scripts_of_one_load_may_not_export_the_same_name(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     a = write(tmp_path / "rt_dup_a.py", "def shared():\n    return 'a'\n")
     b = write(
         tmp_path / "rt_dup_b.py", "def shared():\n    return 'b'\n\ndef only_b():\n    return 1\n"
     )
     with pytest.raises(DuplicateFunctionError, match="'shared'"):
-        rt.load_from_file("py", [str(a), str(b)])
-    assert rt.names() == []  # all or nothing
+        runtime.load_from_file("py", [str(a), str(b)])
+    assert runtime.names() == []  # all or nothing

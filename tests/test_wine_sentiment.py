@@ -1,11 +1,13 @@
-"""python_scripts/wine_sentiment.py on real reviews, through the bridge and directly."""
+"""python_scripts/wine_sentiment.py on real reviews, called through a runtime."""
 
 from __future__ import annotations
 
 import ast
 import threading
 import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +15,13 @@ import bridge
 from bridge.data import read_reviews
 from bridge.runtime import Runtime
 
-# Every test calls the script through the process-wide runtime: load it for each of them, so
-# that a test run alone (or without the data) loads it or skips, instead of finding no function.
-pytestmark = pytest.mark.usefixtures("sentiment_script")
+Call = Callable[..., Any]
+
+
+@pytest.fixture
+def call(sentiment_runtime: Runtime) -> Call:
+    """``call(name, *args)``: the script's function through the runtime's call path."""
+    return sentiment_runtime.call
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +44,28 @@ def test_script_does_not_import_bridge(sentiment_script: types.ModuleType) -> No
     assert "bridge" not in imported
 
 
-def test_exports_process_batch_and_eval(sentiment_script: types.ModuleType) -> None:
-    assert {"process_batch", "eval"} <= set(bridge.RUNTIME.names())
-    assert bridge.function("process_batch").callable is sentiment_script.process_batch
+def test_exports_process_batch_and_eval(
+    sentiment_runtime: Runtime, sentiment_script: types.ModuleType
+) -> None:
+    assert {"process_batch", "eval"} <= set(sentiment_runtime.names())
+    assert sentiment_runtime.function("process_batch").callable is sentiment_script.process_batch
 
 
-def test_labels_agree_with_points_on_clear_reviews(reviews: list[tuple[str, int]]) -> None:
+def test_labels_agree_with_points_on_clear_reviews(
+    call: Call, reviews: list[tuple[str, int]]
+) -> None:
     clear = [(text, points) for text, points in reviews if points >= 93 or points <= 83]
     assert len(clear) > 150
-    results = bridge.call("process_batch", [text for text, _ in clear])
+    results = call("process_batch", [text for text, _ in clear])
     expected = ["POSITIVE" if points >= 93 else "NEGATIVE" for _, points in clear]
     agree = sum(r["label"] == e for r, e in zip(results, expected, strict=True))
     assert agree / len(clear) >= 0.95
 
 
-def test_results_are_plain_and_scores_are_confidences(reviews: list[tuple[str, int]]) -> None:
-    results = bridge.call("process_batch", [text for text, _ in reviews[:200]])
+def test_results_are_plain_and_scores_are_confidences(
+    call: Call, reviews: list[tuple[str, int]]
+) -> None:
+    results = call("process_batch", [text for text, _ in reviews[:200]])
     assert len(results) == 200
     labels = set()
     for result in results:
@@ -64,25 +76,25 @@ def test_results_are_plain_and_scores_are_confidences(reviews: list[tuple[str, i
     assert labels == {"POSITIVE", "NEGATIVE"}
 
 
-def test_order_is_kept(reviews: list[tuple[str, int]]) -> None:
+def test_order_is_kept(call: Call, reviews: list[tuple[str, int]]) -> None:
     texts = [text for text, _ in reviews[:64]]
-    forward = bridge.call("process_batch", texts)
-    backward = bridge.call("process_batch", texts[::-1])
+    forward = call("process_batch", texts)
+    backward = call("process_batch", texts[::-1])
     assert [r["label"] for r in backward[::-1]] == [r["label"] for r in forward]
     assert [r["score"] for r in backward[::-1]] == pytest.approx([r["score"] for r in forward])
 
 
-def test_eval_is_process_batch_of_one(reviews: list[tuple[str, int]]) -> None:
+def test_eval_is_process_batch_of_one(call: Call, reviews: list[tuple[str, int]]) -> None:
     texts = [text for text, _ in reviews[:8]]
-    batch = bridge.call("process_batch", texts)
+    batch = call("process_batch", texts)
     for text, expected in zip(texts, batch, strict=True):
-        single = bridge.call("eval", text)
+        single = call("eval", text)
         assert single["label"] == expected["label"]
         assert single["score"] == pytest.approx(expected["score"], abs=1e-5)
 
 
-def test_empty_list_gives_empty_list() -> None:
-    assert bridge.call("process_batch", []) == []
+def test_empty_list_gives_empty_list(call: Call) -> None:
+    assert call("process_batch", []) == []
 
 
 @pytest.mark.parametrize(
@@ -95,23 +107,27 @@ def test_empty_list_gives_empty_list() -> None:
         ((["bad \udc80 surrogate"],), "ValueError", "not valid Unicode"),
     ],
 )
-def test_bad_input_is_a_clear_error(args: tuple[object, ...], type_name: str, message: str) -> None:
+def test_bad_input_is_a_clear_error(
+    call: Call, args: tuple[object, ...], type_name: str, message: str
+) -> None:
     with pytest.raises(bridge.CallError, match=message) as err:
-        bridge.call("process_batch", *args)
+        call("process_batch", *args)
     assert err.value.type_name == type_name
     assert "tensorflow" not in err.value.message.lower()
     # the runtime and the model keep working after the error
-    assert bridge.call("eval", "Juicy and bright.")["label"] in ("POSITIVE", "NEGATIVE")
+    assert call("eval", "Juicy and bright.")["label"] in ("POSITIVE", "NEGATIVE")
 
 
-def test_eval_rejects_non_string() -> None:
+def test_eval_rejects_non_string(call: Call) -> None:
     with pytest.raises(bridge.CallError, match="eval expects a string, got list"):
-        bridge.call("eval", ["a list"])
+        call("eval", ["a list"])
 
 
-def test_sixteen_threads_give_the_sequential_results(reviews: list[tuple[str, int]]) -> None:
+def test_sixteen_threads_give_the_sequential_results(
+    call: Call, reviews: list[tuple[str, int]]
+) -> None:
     chunks = [[text for text, _ in reviews[i * 25 : (i + 1) * 25]] for i in range(16)]
-    sequential = [bridge.call("process_batch", chunk) for chunk in chunks]
+    sequential = [call("process_batch", chunk) for chunk in chunks]
     concurrent: list[object] = [None] * 16
     errors: list[BaseException] = []
     start = threading.Barrier(16)
@@ -120,7 +136,7 @@ def test_sixteen_threads_give_the_sequential_results(reviews: list[tuple[str, in
         try:
             start.wait()
             for _ in range(3):
-                concurrent[i] = bridge.call("process_batch", chunks[i])
+                concurrent[i] = call("process_batch", chunks[i])
         except BaseException as exc:
             errors.append(exc)
 

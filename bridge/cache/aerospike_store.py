@@ -14,6 +14,7 @@ from typing import Any
 from bridge.cache.backend import BackendUnavailable
 from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import Entry
+from bridge.config import Connection, Timeout
 
 HASH_BIN = "dictHash"
 MAX_BIN_NAME = 15
@@ -37,9 +38,7 @@ class AerospikeStore:
         client: Any,
         namespace: str,
         dataset: str,
-        *,
-        total_timeout_ms: float = 450,
-        socket_timeout_ms: float = 400,
+        timeout: Timeout,
     ) -> None:
         self.name = name
         self.client = client
@@ -47,28 +46,21 @@ class AerospikeStore:
         self.dataset = dataset
         self.counters = StoreCounters()
         self._read_policy = {
-            "total_timeout": int(total_timeout_ms),
-            "socket_timeout": int(socket_timeout_ms),
+            "total_timeout": int(timeout.total_ms),
+            "socket_timeout": int(timeout.socket_ms),
         }
 
     @classmethod
     def connect(
-        cls,
-        name: str,
-        hosts: Sequence[str],
-        port: int,
-        namespace: str,
-        dataset: str,
-        *,
-        connect_timeout_ms: float = 800,
-        socket_timeout_ms: float = 400,
-        total_timeout_ms: float = 450,
+        cls, name: str, connection: Connection, namespace: str, dataset: str
     ) -> AerospikeStore:
+        """Connect to ``connection``'s hosts now (the client needs a cluster map to start)."""
         import aerospike
 
+        hosts = connection.hostnames
         config = {
-            "hosts": [(h, port) for h in hosts],
-            "policies": {"timeout": int(connect_timeout_ms)},
+            "hosts": [(h, connection.port) for h in hosts],
+            "policies": {"timeout": int(connection.timeout.connection_ms)},
         }
         try:
             client = aerospike.client(config)
@@ -76,14 +68,7 @@ class AerospikeStore:
                 client.connect()
         except _aerospike_error() as exc:
             raise BackendUnavailable(f"{name}: cannot connect to {hosts}: {exc}") from exc
-        return cls(
-            name,
-            client,
-            namespace,
-            dataset,
-            total_timeout_ms=total_timeout_ms,
-            socket_timeout_ms=socket_timeout_ms,
-        )
+        return cls(name, client, namespace, dataset, connection.timeout)
 
     def _key(self, key: str) -> tuple[str, str, str]:
         return (self.namespace, self.dataset, key)

@@ -1,7 +1,8 @@
 """A circuit breaker around a datastore: a failing tier becomes a miss, never an error.
 
-After a failure the tier is *down* for a back-off (1 s first, as mly, doubled on each failed
-probe up to a maximum). While down, reads answer misses and writes are dropped, both counted as
+After a failure the tier is *down* for a back-off (the connection's
+:class:`~bridge.config.Backoff`: 1 s first, as mly, doubled on each failed probe up to a
+maximum). While down, reads answer misses and writes are dropped, both counted as
 ``down`` without touching the network. When the back-off has passed, one caller probes; success
 closes the breaker and resets the back-off.
 """
@@ -15,22 +16,22 @@ from collections.abc import Callable, Sequence
 from bridge.cache.backend import Backend, BackendUnavailable
 from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import Entry
+from bridge.config import Backoff
 
 
 class Breaker:
     def __init__(
         self,
         store: Backend,
+        backoff: Backoff,
         *,
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.name = store.name
         self.counters: StoreCounters = store.counters
-        self.initial_backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.initial_backoff_s = backoff.initial_ms / 1000.0
+        self.max_backoff_s = backoff.max_ms / 1000.0
         self._clock = clock
         self._lock = threading.Lock()
         self._backoff_s = 0.0

@@ -31,27 +31,7 @@ def _remote(tier: str, spec: Datastore, ref: Reference | None, config: Config) -
     name = f"{spec.id}.{tier}"
     backend: Backend
     if conn.kind == "redis":
-        backend = RedisStore.connect(
-            name,
-            conn.hostnames[0],
-            conn.port,
-            ref.namespace,
-            ref.dataset,
-            connect_timeout_ms=conn.timeout.connection_ms,
-            socket_timeout_ms=conn.timeout.socket_ms,
-        )
+        backend = RedisStore.connect(name, conn, ref.namespace, ref.dataset)
     else:
-        backend = AerospikeStore.connect(
-            name,
-            conn.hostnames,
-            conn.port,
-            ref.namespace,
-            ref.dataset,
-            connect_timeout_ms=conn.timeout.connection_ms,
-            socket_timeout_ms=conn.timeout.socket_ms,
-            total_timeout_ms=conn.timeout.total_ms,
-        )
-    breaker = Breaker(
-        backend, backoff_s=conn.backoff_ms / 1000.0, max_backoff_s=conn.max_backoff_ms / 1000.0
-    )
-    return Tier(tier, breaker, ref.time_to_live_ms, ref.read_only)
+        backend = AerospikeStore.connect(name, conn, ref.namespace, ref.dataset)
+    return Tier(tier, Breaker(backend, conn.backoff), ref.time_to_live_ms, ref.read_only)

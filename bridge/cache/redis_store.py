@@ -16,6 +16,7 @@ from redis.retry import Retry
 from bridge.cache.backend import BackendUnavailable
 from bridge.cache.counters import StoreCounters
 from bridge.cache.entry import CorruptEntryError, Entry, decode, encode
+from bridge.config import Connection
 
 
 class RedisStore:
@@ -33,22 +34,13 @@ class RedisStore:
         self._idle: list[Any] = []  # list.pop/append are atomic: a lock-free connection stack
 
     @classmethod
-    def connect(
-        cls,
-        name: str,
-        host: str,
-        port: int,
-        namespace: str,
-        dataset: str,
-        *,
-        connect_timeout_ms: float = 800,
-        socket_timeout_ms: float = 400,
-    ) -> RedisStore:
+    def connect(cls, name: str, connection: Connection, namespace: str, dataset: str) -> RedisStore:
+        """A client of ``connection``'s first host; nothing is contacted before the first use."""
         client = redis.Redis(
-            host=host,
-            port=port,
-            socket_connect_timeout=connect_timeout_ms / 1000.0,
-            socket_timeout=socket_timeout_ms / 1000.0,
+            host=connection.hostnames[0],
+            port=connection.port,
+            socket_connect_timeout=connection.timeout.connection_ms / 1000.0,
+            socket_timeout=connection.timeout.socket_ms / 1000.0,
             # The breaker decides when to try again; the client must not retry on its own.
             retry=Retry(NoBackoff(), 0),
         )

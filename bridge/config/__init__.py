@@ -4,9 +4,14 @@
     config.models[0].datastore
 
 An error names the key path and the problem: ``Models[1].DataStore: no datastore "foo"``.
+
+Three modules: :mod:`~bridge.config.reader` reads any configuration document (case-insensitive
+keys, key paths in errors), :mod:`~bridge.config.schema` is mly's schema written with it, and
+:mod:`~bridge.config.model` holds the typed result with every default.
 """
 
 from bridge.config.model import (
+    Backoff,
     CacheSettings,
     Config,
     Connection,
@@ -16,9 +21,11 @@ from bridge.config.model import (
     Reference,
     Timeout,
 )
-from bridge.config.parse import ConfigError, load_config, parse_config
+from bridge.config.reader import ConfigError
+from bridge.config.schema import load_config, parse_config
 
 __all__ = [
+    "Backoff",
     "CacheSettings",
     "Config",
     "ConfigError",

@@ -79,13 +79,33 @@ class Datastore:
     disabled: bool = False
 
 
+DEFAULT_PORTS: Mapping[ConnectionKind, int] = {"aerospike": 3000, "redis": 6379}
+"""The port of a connection that does not give one (each server's own default)."""
+
+
 @dataclass(frozen=True)
 class Timeout:
-    """mly's connection timeouts, normalised to milliseconds."""
+    """mly's connection timeouts, normalised to milliseconds.
+
+    These defaults (mly's) are the only ones: the stores take a :class:`Connection` and have
+    none of their own.
+    """
 
     connection_ms: float = 800
+    """Opening a connection."""
     socket_ms: float = 400
+    """One network read or write."""
     total_ms: float = 450
+    """One whole operation, retries included (Aerospike)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Circuit breaker timing (:class:`bridge.cache.Breaker`): after a failure a tier is down
+    for ``initial_ms`` (mly: 1 s), doubled on each failed probe up to ``max_ms``."""
+
+    initial_ms: float = 1_000
+    max_ms: float = 30_000
 
 
 @dataclass(frozen=True)
@@ -96,9 +116,8 @@ class Connection:
     kind: ConnectionKind = "aerospike"
     """Ours: mly only speaks Aerospike; ``Kind: redis`` selects the Redis client."""
     timeout: Timeout = field(default_factory=Timeout)
-    backoff_ms: float = 1_000
-    """Circuit breaker: first back-off after a failure (mly: 1 s), doubled while it fails."""
-    max_backoff_ms: float = 30_000
+    backoff: Backoff = field(default_factory=Backoff)
+    """``BackoffMs`` and ``MaxBackoffMs`` in the file."""
 
 
 @dataclass(frozen=True)

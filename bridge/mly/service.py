@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.cache import Counters, Entry, Group, TieredStore
-from bridge.config import Model
-from bridge.config.parse import ConfigError
+from bridge.config import ConfigError, Model
 from bridge.errors import LoadError
 from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, kind_of
 from bridge.models.dictionary import Dictionary, load_dictionary

@@ -1,9 +1,11 @@
 """A real ``redis-server`` for tests: a free loopback port, a temp dir, no persistence.
 
     with RedisServer() as server:
-        client = redis.Redis(port=server.port)
+        store = RedisStore.connect("name", server.connection(), "ns", "set")
         server.kill()      # SIGKILL, as a crash
         server.start()     # same port again
+
+The ``redis_server`` fixture is one started server per test module.
 
 Skips the test (naming the reason) when ``redis-server`` is not installed; ``make
 system-packages`` installs it from Debian.
@@ -22,6 +24,8 @@ from types import TracebackType
 
 import pytest
 import redis
+
+from bridge.config import Connection, Timeout
 
 
 def free_port() -> int:
@@ -103,7 +107,18 @@ class RedisServer:
         self.process = None
 
     def client(self) -> redis.Redis:
+        """A plain client, to look at or plant what the store under test does not."""
         return redis.Redis(port=self.port, socket_timeout=2)
+
+    def connection(self, timeout: Timeout | None = None) -> Connection:
+        """This server as a configured ``Kind: redis`` connection (mly's timeouts unless given)."""
+        return Connection(
+            id=f"redis-{self.port}",
+            hostnames=("127.0.0.1",),
+            port=self.port,
+            kind="redis",
+            timeout=timeout or Timeout(),
+        )
 
     def close(self) -> None:
         self.stop()
@@ -122,7 +137,7 @@ class RedisServer:
         self.close()
 
 
-def running_server() -> Iterator[RedisServer]:
-    """Generator body for a pytest fixture: one started server, stopped afterwards."""
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:
         yield server

@@ -1,0 +1,49 @@
+"""What the tests of the ``"mly"`` loader share.
+
+- ``mly_loader``: the :class:`~bridge.mly.MlyLoader` of the ``runtime`` fixture (ask for both
+  to load through the runtime and read the loader's services and counters).
+- ``quality_model``: the wine quality SavedModel, trained once per session into pytest's temp
+  dir with few epochs.
+- ``write_config`` and ``WINE_ROW``: plain helpers, imported.
+
+mly's own fixture models are ``mly_models`` (:mod:`support.data`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.mly import MlyLoader
+
+WINE_ROW = {
+    "country": "Italy",
+    "province": "Sicily & Sardinia",
+    "variety": "White Blend",
+    "winery": "Nicosia",
+    "price": 15.0,
+}
+
+
+@pytest.fixture(scope="session")
+def quality_model(wine_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wine quality SavedModel, trained once per session (2 epochs, 2,000 reviews)."""
+    from bridge.train.quality import train
+
+    return train(wine_csv, tmp_path_factory.mktemp("models") / "wine-quality", epochs=2, limit=2000)
+
+
+@pytest.fixture
+def mly_loader() -> Iterator[MlyLoader]:
+    """A loader of its own: tests share no models, datastores or counters."""
+    loader = MlyLoader()
+    yield loader
+    loader.close()
+
+
+def write_config(directory: Path, text: str, name: str = "config.yaml") -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
