@@ -11,6 +11,10 @@ MetaCall and as an ordinary module. The model is loaded once, at import, from
 
 Results are plain ``dict`` / ``str`` / ``float``. Both functions may be called from several
 threads at once: the loaded model is only read, and TensorFlow runs it without the GIL.
+
+A long list is run through the model ``MAX_BATCH`` texts at a time: the model's TF-IDF layer
+holds a dense row of ``max_tokens`` floats per text, so one call with 100,000 texts would need
+tens of GB at once, while chunks keep memory bounded at no cost in time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import tensorflow as tf
 
 _INPUT = "text"
 _OUTPUT = "positive"
+MAX_BATCH = 128
+"""Texts per model run; longer lists are split (the answer is the same, in one list)."""
 
 
 def _model_dir() -> Path:
@@ -66,7 +72,10 @@ def process_batch(texts: list[str]) -> list[dict[str, Any]]:
         batch = tf.constant([t.encode("utf-8") for t in texts], dtype=tf.string)
     except UnicodeEncodeError as exc:
         raise ValueError(f"a text is not valid Unicode: {exc}") from None
-    positive = _SERVE(**{_INPUT: batch})[_OUTPUT].numpy().reshape(-1).tolist()
+    positive: list[float] = []
+    for start in range(0, len(texts), MAX_BATCH):
+        chunk = batch[start : start + MAX_BATCH]
+        positive.extend(_SERVE(**{_INPUT: chunk})[_OUTPUT].numpy().reshape(-1).tolist())
     return [
         {"label": "POSITIVE", "score": p} if p >= 0.5 else {"label": "NEGATIVE", "score": 1.0 - p}
         for p in positive

@@ -12,6 +12,10 @@ scalar per example. Anything else is passed (and returned) as nested lists.
 
 A loaded model is read-only; :meth:`SavedModel.predict` may be called from many threads at
 once (TensorFlow runs the graph without the GIL).
+
+A batch longer than ``max_batch`` examples runs through the model in chunks of that size and
+is answered as one: memory is bounded by the chunk, not the request (a TF-IDF layer holds a
+dense row of its vocabulary size per example: 100,000 reviews at once needed 17 GB).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 SERVING_DEFAULT = "serving_default"
+DEFAULT_MAX_BATCH = 1024
+"""Examples per model run. Smaller bounds memory tighter but pays the per-run overhead more
+often: 20,000 rows of the small wine-quality model take 17 ms in one run, 38 ms in runs of
+1,024 and 167 ms in runs of 128, while 20,000 reviews through the TF-IDF sentiment model peak
+at 7 GB in one run and under 1 GB in runs of 1,024."""
 
 
 class ModelError(Exception):
@@ -85,7 +94,16 @@ def _tensor_info(name: str, spec: tf.TensorSpec) -> TensorInfo:
 class SavedModel:
     """A loaded SavedModel and one of its signatures (``serving_default`` unless told)."""
 
-    def __init__(self, path: str | os.PathLike[str], signature_key: str = SERVING_DEFAULT):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        signature_key: str = SERVING_DEFAULT,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ):
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.max_batch = max_batch
         self.path = Path(path)
         if not (self.path / "saved_model.pb").is_file():
             raise ModelError(f"{self.path}: not a SavedModel directory (no saved_model.pb)")
@@ -111,8 +129,18 @@ class SavedModel:
         return f"SavedModel({str(self.path)!r}, inputs={self.signature.input_names})"
 
     def predict(self, inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
-        """Run one batch; every input is a list with one entry per example."""
-        return self.decode(self.predict_tensors(self.encode(inputs)))
+        """Run one batch; every input is a list with one entry per example (any number: the
+        model sees at most ``max_batch`` at a time)."""
+        tensors = self.encode(inputs)
+        size = max((int(t.shape[0]) for t in tensors.values() if t.shape.rank), default=0)
+        if size <= self.max_batch:
+            return self.decode(self.predict_tensors(tensors))
+        answer: dict[str, list[Any]] = {name: [] for name in self.signature.output_names}
+        for start in range(0, size, self.max_batch):
+            chunk = {name: t[start : start + self.max_batch] for name, t in tensors.items()}
+            for name, values in self.decode(self.predict_tensors(chunk)).items():
+                answer[name].extend(values)
+        return answer
 
     def encode(self, inputs: Mapping[str, Sequence[Any]]) -> dict[str, tf.Tensor]:
         """Check ``inputs`` against the signature and turn them into tensors."""
