@@ -2,6 +2,8 @@
  * convert.c: values <-> Python objects with the CPython API, as MetaCall's Python loader maps
  * them: bool<->BOOL, int<->LONG (CHAR/SHORT/INT come in as int), float<->DOUBLE (FLOAT comes in
  * as float), str<->STRING, bytes<->BUFFER, list/tuple<->ARRAY, dict<->MAP, None<->NULL.
+ * A dict result whose keys are not all str is an error (a TypeError naming the key), never a
+ * MAP with other keys: MetaCall's programs (the upstream Go port) read every MAP key as a string.
  * Anything with a .tolist() (numpy scalars and arrays) becomes the plain value of its list.
  * Runs with the GIL held.
  */
@@ -170,7 +172,15 @@ static void *dict_to_value(PyObject *o)
 	void **pairs = metacall_value_to_map(map);
 	for (Py_ssize_t i = 0; i < n; ++i) {
 		PyObject *entry = PyList_GET_ITEM(entries, i);
-		void *kv[2] = { mlb_py_to_value(PyTuple_GET_ITEM(entry, 0)), NULL };
+		PyObject *key = PyTuple_GET_ITEM(entry, 0);
+		/* MetaCall's own Python loader drops such entries silently, and the upstream Go port
+		   panics on a key that is not a string: refuse the dict, naming the key. */
+		if (!PyUnicode_Check(key)) {
+			PyErr_Format(PyExc_TypeError, "dict key %.200R (%.100s) is not a string", key,
+				     Py_TYPE(key)->tp_name);
+			goto fail;
+		}
+		void *kv[2] = { mlb_py_to_value(key), NULL };
 		if (kv[0] != NULL)
 			kv[1] = mlb_py_to_value(PyTuple_GET_ITEM(entry, 1));
 		if (kv[1] == NULL) {

@@ -99,14 +99,14 @@ static void *pair(void *k, void *v)
 
 static void containers(void)
 {
-	/* {"name": "x", "scores": [1, [2.5, ""], {}], 7: None} */
+	/* {"name": "x", "scores": [1, [2.5, ""], {}], "7": None} */
 	const void *inner[2] = { metacall_value_create_double(2.5), metacall_value_create_string("", 0) };
 	const void *scores[3] = { metacall_value_create_long(1), metacall_value_create_array(inner, 2),
 				  metacall_value_create_map(NULL, 0) };
 	const void *tuples[3] = {
 		pair(metacall_value_create_string("name", 4), metacall_value_create_string("x", 1)),
 		pair(metacall_value_create_string("scores", 6), metacall_value_create_array(scores, 3)),
-		pair(metacall_value_create_long(7), metacall_value_create_null()),
+		pair(metacall_value_create_string("7", 1), metacall_value_create_null()),
 	};
 	void *r = call1(metacall_value_create_map(tuples, 3));
 	REQUIRE(metacall_value_id(r) == METACALL_MAP);
@@ -125,7 +125,17 @@ static void containers(void)
 	CHECK(strcmp(metacall_value_to_string(in[1]), "") == 0);
 	CHECK(metacall_value_id(s[2]) == METACALL_MAP && metacall_value_count(s[2]) == 0);
 	void **e2 = metacall_value_to_array(entries[2]);
-	CHECK(metacall_value_to_long(e2[0]) == 7 && metacall_value_id(e2[1]) == METACALL_NULL);
+	CHECK(strcmp(metacall_value_to_string(e2[0]), "7") == 0 && metacall_value_id(e2[1]) == METACALL_NULL);
+	metacall_value_destroy(r);
+
+	/* A MAP argument may have LONG keys (Python gets {7: None}), but a dict result whose keys
+	   are not all str is refused, naming the key: MetaCall programs read MAP keys as strings. */
+	const void *long_key[1] = { pair(metacall_value_create_long(7), metacall_value_create_null()) };
+	r = call1(metacall_value_create_map(long_key, 1));
+	struct metacall_exception_type ex;
+	REQUIRE(metacall_value_id(r) == METACALL_THROWABLE && metacall_error_from_value(r, &ex) == 0);
+	CHECK(strcmp(ex.label, "TypeError") == 0);
+	CHECK(strstr(ex.message, "dict key 7 (int) is not a string") != NULL);
 	metacall_value_destroy(r);
 
 	r = call1(metacall_value_create_array(NULL, 0));

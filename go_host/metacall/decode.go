@@ -17,10 +17,8 @@ import (
 //	STRING                        string (embedded NULs kept)
 //	BUFFER                        []byte
 //	ARRAY                         []interface{}
-//	MAP                           map[string]interface{}; int, float, bool and None keys are
-//	                              formatted as encoding/json would ("1", "2.5", "true", "null"),
-//	                              a key that collides after formatting or is of another type is
-//	                              a *ResultError
+//	MAP                           map[string]interface{} (a dict with a key that is not a str
+//	                              is refused by the runtime: a *PythonError, TypeError, naming it)
 //	THROWABLE, EXCEPTION          *PythonError (as the call's error)
 //	anything else                 *ResultError naming the MetaCall type
 
@@ -192,10 +190,8 @@ func (d *decoder) mapValue() (interface{}, *pathError) {
 			return nil, err.at("{key " + strconv.FormatUint(i, 10) + "}")
 		}
 		key, isString := k.(string)
-		if !isString {
-			if key, err = mapKey(k); err != nil {
-				return nil, err
-			}
+		if !isString { // the runtime refuses dicts with other keys (a TypeError naming the key)
+			return nil, &pathError{reason: fmt.Sprintf("a MAP key of Go type %T (a bug in the C helper)", k)}
 		}
 		v, err := d.value()
 		if err != nil {
@@ -207,19 +203,4 @@ func (d *decoder) mapValue() (interface{}, *pathError) {
 		m[key] = v
 	}
 	return m, nil
-}
-
-// mapKey formats a non-string dict key the way encoding/json does.
-func mapKey(k interface{}) (string, *pathError) {
-	switch x := k.(type) {
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case nil:
-		return "null", nil
-	}
-	return "", &pathError{reason: fmt.Sprintf("a dict key of Go type %T cannot be a map[string]interface{} key", k)}
 }

@@ -35,9 +35,8 @@
 //
 // Results: NULL → nil; BOOL → bool; CHAR, SHORT, INT, LONG → int64; FLOAT, DOUBLE → float64;
 // STRING → string; BUFFER → []byte; ARRAY → []interface{}; MAP → map[string]interface{}.
-// Python dict keys that are int, float, bool or None are formatted as encoding/json formats
-// them ("1", "2.5", "true", "null"); other keys, or two keys that read the same, are a
-// *ResultError.
+// A dict whose keys are not all str is not converted: the call fails with a *PythonError
+// (TypeError) naming the key and its type, e.g. "dict key 1 (int) is not a string".
 //
 // # Linking
 //

@@ -100,6 +100,7 @@ func Initialize() error {
 	if rc := C.mlb_initialize((*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg))); rc != 0 {
 		return fmt.Errorf("metacall: initialize failed (rc %d): %s", int(rc), cError(msg))
 	}
+	newGate()
 	current.Store(&session{drained: make(chan struct{})})
 	destroyed.Store(false)
 	return nil
@@ -207,14 +208,15 @@ func CallUnsafe(function string, args ...interface{}) (interface{}, error) {
 	return call(function, args)
 }
 
-// CallContext is Call that returns ctx.Err() instead when ctx has ended before the call
-// starts. A call that has started runs to completion: Python code cannot be interrupted
-// safely from another thread.
+// CallContext is Call that returns ctx.Err() instead when ctx ends before the call starts,
+// including while it waits for its turn at the admission gate (see MaxCallsInFlight). A call
+// that has started runs to completion: Python code cannot be interrupted safely from another
+// thread.
 func CallContext(ctx context.Context, function string, args ...interface{}) (interface{}, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return call(function, args)
+	return callWithin(ctx, function, args)
 }
 
 // lookup returns the function's handle, from the cache when it has been seen before.
@@ -272,11 +274,20 @@ var bufferPool = sync.Pool{New: func() interface{} {
 }}
 
 func call(function string, args []interface{}) (interface{}, error) {
+	return callWithin(nil, function, args)
+}
+
+func callWithin(ctx context.Context, function string, args []interface{}) (interface{}, error) {
 	s, err := enter()
 	if err != nil {
 		return nil, err
 	}
 	defer s.leave()
+	g, err := admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer g.release()
 	fn, err := lookup(function)
 	if err != nil {
 		return nil, err

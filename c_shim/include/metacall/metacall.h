@@ -15,6 +15,7 @@
 #define METACALL_H 1
 
 #include <stddef.h>
+#include <stdlib.h> /* as upstream's: programs (the Go port's cgo) use malloc/free through it */
 
 #include <metacall/metacall_value.h>
 #include <metacall/metacall_error.h>

@@ -15,6 +15,7 @@
 #define METACALL_VALUE_H 1
 
 #include <stddef.h>
+#include <stdlib.h> /* as upstream's: programs (the Go port's cgo) use malloc/free through it */
 #include <stdint.h>
 
 #include <metacall/metacall_api.h>

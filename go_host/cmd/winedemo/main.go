@@ -1,7 +1,8 @@
 // Command winedemo is MetaCall's published wine-review experiment in Go: score the first n
 // reviews with python_scripts/wine_sentiment.py through the metacall package, then print one
-// JSON line (host, reviews, workers, mode, seconds, seconds_total, peak_rss_mb, positive,
-// negative).
+// JSON line (host, reviews, workers, mode, seconds, seconds_total, peak_rss_mb, peak_threads,
+// positive, negative). peak_threads is the most OS threads the process had at once while it
+// scored (sampled every millisecond).
 //
 //	winedemo -data wine-reviews.csv -n 1000 -mode direct  -workers 2   -batch 32
 //	winedemo -data wine-reviews.csv -n 1000 -mode batcher -workers 1000 -batch 32
@@ -44,6 +45,7 @@ type summary struct {
 	Seconds      float64 `json:"seconds"`
 	SecondsTotal float64 `json:"seconds_total"`
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	PeakThreads  int     `json:"peak_threads"`
 	Positive     int     `json:"positive"`
 	Negative     int     `json:"negative"`
 }
@@ -174,6 +176,7 @@ func run(cfg config, start time.Time) (summary, error) {
 		}
 		return scoreBatcher(reviews, cfg)
 	}
+	threads := sampleThreads(time.Millisecond)
 	if cfg.warmup {
 		if _, err := score(); err != nil {
 			return summary{}, err
@@ -188,15 +191,17 @@ func run(cfg config, start time.Time) (summary, error) {
 		}
 		passes[i] = time.Since(inference).Seconds()
 	}
+	peakThreads := threads.Stop()
 	slices.Sort(passes)
 	seconds := passes[len(passes)/2]
 
 	out := summary{
-		Host:    "go",
-		Reviews: len(reviews),
-		Workers: cfg.workers,
-		Mode:    cfg.mode,
-		Seconds: seconds,
+		Host:        "go",
+		Reviews:     len(reviews),
+		Workers:     cfg.workers,
+		Mode:        cfg.mode,
+		Seconds:     seconds,
+		PeakThreads: peakThreads,
 	}
 	var lines strings.Builder
 	for i, l := range labels {

@@ -85,3 +85,13 @@ func TestIsPositiveReadsTheLabel(t *testing.T) {
 		t.Fatal("a bare string: want an error")
 	}
 }
+
+func TestParseThreadsReadsTheCount(t *testing.T) {
+	status := "Name:\twinedemo\nThreads:\t17\nVmHWM:\t  512000 kB\n"
+	if got, err := parseThreads(strings.NewReader(status)); err != nil || got != 17 {
+		t.Fatalf("got %v, %v; want 17", got, err)
+	}
+	if _, err := parseThreads(strings.NewReader("Name:\tx\n")); err == nil {
+		t.Fatal("no Threads line: want an error")
+	}
+}

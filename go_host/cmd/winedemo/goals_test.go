@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// childArgs names the winedemo flags that the test binary, run again as a child, executes.
+const childArgs = "MLBRIDGE_WINEDEMO_CHILD_ARGS"
+
+// TestAdmissionGoals runs the naive pattern (1,000 goroutines, each calling process_batch with
+// one review) and the Batcher, each in its own process (a thread count is per process), and
+// reports the Go host's admission goals from that one run:
+//
+//   - the direct run peaks at no more than CPUs + 16 OS threads;
+//   - its inference time is at most 5x the Batcher's for the same reviews.
+//
+// It needs the wine data and the trained model, and times things, so it runs only when asked
+// (make bench-micro):
+//
+//	MLBRIDGE_GO_PERF=1 go test -run TestAdmissionGoals -v ./cmd/winedemo/
+func TestAdmissionGoals(t *testing.T) {
+	if args := os.Getenv(childArgs); args != "" {
+		runChild(t, strings.Fields(args))
+		return
+	}
+	if os.Getenv("MLBRIDGE_GO_PERF") == "" {
+		t.Skip("set MLBRIDGE_GO_PERF=1 to measure (not under -race)")
+	}
+	if os.Getenv("MLBRIDGE_WINE_CSV") == "" {
+		t.Skip("MLBRIDGE_WINE_CSV is not set: no wine reviews to score")
+	}
+	direct := runDemo(t, "-mode direct -workers 1000 -batch 1")
+	batched := runDemo(t, "-mode batcher -workers 1000 -batch 32")
+	limit := runtime.NumCPU() + 16
+	ratio := direct.Seconds / batched.Seconds
+	t.Logf("1,000 goroutines, one review each: direct %.3f s, peak %d OS threads (bound %d); Batcher %.3f s, peak %d threads; direct/Batcher %.2fx (goal <= 5x)",
+		direct.Seconds, direct.PeakThreads, limit, batched.Seconds, batched.PeakThreads, ratio)
+	if direct.PeakThreads > limit {
+		t.Errorf("direct calls peaked at %d OS threads; the goal is at most %d (CPUs + 16)", direct.PeakThreads, limit)
+	}
+	if ratio > 5 {
+		t.Errorf("direct calls took %.2fx the Batcher's time; the goal is at most 5x", ratio)
+	}
+	if direct.Positive != batched.Positive {
+		t.Errorf("direct and Batcher disagree: %d and %d positive reviews", direct.Positive, batched.Positive)
+	}
+}
+
+func runDemo(t *testing.T, args string) summary {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAdmissionGoals$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), childArgs+"="+args)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("winedemo %s: %v\n%s", args, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "SUMMARY "); ok {
+			var s summary
+			if err := json.Unmarshal([]byte(rest), &s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
+	t.Fatalf("winedemo %s printed no summary:\n%s", args, out)
+	return summary{}
+}
+
+func runChild(t *testing.T, args []string) {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := json.Marshal(out)
+	os.Stdout.WriteString("SUMMARY " + string(line) + "\n")
+}
