@@ -98,22 +98,15 @@ func TestThousandGoroutinesDoNotHoldAThreadEach(t *testing.T) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for i := 0; i < goroutines; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if got, err := Call("sleep_then", 0.001, i); err != nil || got != int64(i) {
-				errs <- fmt.Errorf("call %d: (%v, %v)", i, got, err)
-			}
-		}()
-	}
-	wg.Wait()
+	errs := inGoroutines(goroutines, func(i int) error {
+		if got, err := Call("sleep_then", 0.001, i); err != nil || got != int64(i) {
+			return fmt.Errorf("call %d: (%v, %v)", i, got, err)
+		}
+		return nil
+	})
 	close(stop)
 	most := <-peak
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		t.Error(err)
 	}
 	if most > limit {
@@ -137,4 +130,27 @@ func osThreads(t *testing.T) int {
 	}
 	t.Fatal("no Threads line in /proc/self/status")
 	return 0
+}
+
+// inGoroutines runs f(0) … f(n-1) each on its own goroutine, all at once, and returns their
+// errors.
+func inGoroutines(n int, f func(i int) error) []error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(i); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return all
 }

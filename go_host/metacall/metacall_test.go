@@ -309,28 +309,18 @@ func TestCallContextChecksTheContextFirst(t *testing.T) {
 }
 
 func TestThousandGoroutinesGetTheirOwnResults(t *testing.T) {
-	const goroutines = 1000
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for i := 0; i < goroutines; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			label := fmt.Sprintf("g%d", i)
-			got, err := Call("echo", []interface{}{i, label})
-			if err != nil {
-				errs <- err
-				return
-			}
-			want := []interface{}{int64(i), label}
-			if !reflect.DeepEqual(got, want) {
-				errs <- fmt.Errorf("goroutine %d got %#v", i, got)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	errs := inGoroutines(1000, func(i int) error {
+		label := fmt.Sprintf("g%d", i)
+		got, err := Call("echo", []interface{}{i, label})
+		if err != nil {
+			return err
+		}
+		if want := []interface{}{int64(i), label}; !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("goroutine %d got %#v", i, got)
+		}
+		return nil
+	})
+	for _, err := range errs {
 		t.Error(err)
 	}
 }

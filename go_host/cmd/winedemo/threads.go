@@ -1,14 +1,6 @@
 package main
 
-import (
-	"bufio"
-	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"strings"
-	"time"
-)
+import "time"
 
 // threadSampler records the process's peak number of OS threads (the kernel's count: Go's
 // threads, CPython's and TensorFlow's together) by reading /proc/self/status while it runs.
@@ -46,24 +38,5 @@ func (s *threadSampler) Stop() int {
 }
 
 func threadCount() (int, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return parseThreads(f)
-}
-
-// parseThreads reads the "Threads:  12" line of a /proc/<pid>/status file.
-func parseThreads(r io.Reader) (int, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if rest, found := strings.CutPrefix(sc.Text(), "Threads:"); found {
-			return strconv.Atoi(strings.TrimSpace(rest))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no Threads line in /proc/self/status")
+	return fromStatus(parseThreads)
 }
