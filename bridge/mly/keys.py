@@ -60,6 +60,34 @@ class FieldSpec:
     layer: Layer | None = None
 
 
+def make_field(
+    name: str,
+    data_type: str,
+    *,
+    model_input: bool,
+    key_fields: Sequence[str],
+    wildcard: bool = False,
+    precision: int = 0,
+) -> FieldSpec:
+    """One field by mly's rules, for the server (configuration + signature) and for clients
+    (``/meta/config``) alike: required when fed or keyed; a key field the model does not take
+    has no vocabulary, so its raw value is its slot (wildcard)."""
+    return FieldSpec(
+        name=name,
+        kind=kind_of(data_type or "any"),
+        model_input=model_input,
+        required=model_input or name in key_fields,
+        wildcard=wildcard or not model_input,
+        precision=precision,
+    )
+
+
+def needs_vocabulary(spec: FieldSpec, key_fields: Sequence[str]) -> bool:
+    """Is this field's key slot a vocabulary lookup? (a keyed model input, neither wildcard nor
+    rounded). The server reads those layers from the model, clients from ``/meta/dictionary``."""
+    return spec.name in key_fields and spec.model_input and not spec.wildcard and spec.precision == 0
+
+
 def round_half_away(value: float, precision: int) -> float:
     """Go's ``math.Round(v·10^p)/10^p``, which mly uses (Python's ``round`` is half-even)."""
     scale = 10.0**precision

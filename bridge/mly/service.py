@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bridge.cache import Counters, Entry, Group, TieredStore
 from bridge.config import ConfigError, Model
 from bridge.errors import LoadError
-from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, kind_of
+from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, make_field, needs_vocabulary
 from bridge.models.dictionary import Dictionary, load_dictionary
 
 FOLLOWER_TIMEOUT_S = 30.0
@@ -114,11 +114,7 @@ class ModelService:
         fields, key_fields = self._fields(predictor)
         dictionary: Dictionary | None = None
         if self.store is not None:
-            needs_vocab = [
-                f.name
-                for f in fields
-                if f.name in key_fields and f.model_input and not f.wildcard and f.precision == 0
-            ]
+            needs_vocab = [f.name for f in fields if needs_vocabulary(f, key_fields)]
             kinds = {f.name: f.kind for f in fields}
             for name in needs_vocab:
                 if kinds[name] == "float":
@@ -159,20 +155,19 @@ class ModelService:
                 name, "any"
             )
             fields.append(
-                FieldSpec(
-                    name=name,
-                    kind=kind_of(dtype),
+                make_field(
+                    name,
+                    dtype,
                     model_input=model_input,
-                    required=model_input or name in key_fields,
-                    # A key field that the model does not take has no vocabulary: raw value.
-                    wildcard=(given.wildcard if given else False) or not model_input,
+                    key_fields=key_fields,
+                    wildcard=given.wildcard if given else False,
                     precision=given.precision if given else 0,
                 )
             )
         known = {f.name for f in fields}
         for i, name in enumerate(key_fields):
             if name not in known:  # mly: a key-only field is auxiliary and wildcard
-                fields.append(FieldSpec(name, "any", False, True, wildcard=True))
+                fields.append(make_field(name, "", model_input=False, key_fields=key_fields))
                 known.add(name)
             elif key_fields.index(name) != i:
                 raise ConfigError(f"{self._config_path}.KeyFields[{i}]", f"{name!r} given twice")

@@ -100,6 +100,37 @@ class Dictionary:
         }
 
 
+def dictionary_from_json(document: Any) -> Dictionary | None:
+    """mly's ``/meta/dictionary`` JSON → a :class:`Dictionary` (``null`` → ``None``).
+
+    The hash is taken as served, not recomputed: it names the server's dictionary, and mly's
+    own int-layer hash differs from ours (see the module docstring).
+    """
+    if document is None:
+        return None
+    if not isinstance(document, dict):
+        raise DictionaryError(f"a dictionary must be an object, got {type(document).__name__}")
+    dict_hash = document.get("Hash", 0)
+    layers_json = document.get("Layers") or []
+    if not isinstance(dict_hash, int) or isinstance(dict_hash, bool):
+        raise DictionaryError(f"Hash: expected an integer, got {dict_hash!r:.40}")
+    if not isinstance(layers_json, list):
+        raise DictionaryError("Layers: expected a list")
+    layers = []
+    for i, item in enumerate(layers_json):
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            raise DictionaryError(f"Layers[{i}]: expected an object with a Name")
+        strings, ints = item.get("Strings") or [], item.get("Ints") or []
+        if not isinstance(strings, list) or not all(isinstance(v, str) for v in strings):
+            raise DictionaryError(f"Layers[{i}].Strings: expected a list of strings")
+        if not isinstance(ints, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in ints
+        ):
+            raise DictionaryError(f"Layers[{i}].Ints: expected a list of integers")
+        layers.append(Layer(item["Name"], strings=tuple(strings), ints=tuple(ints)))
+    return Dictionary(tuple(layers), dict_hash)
+
+
 def make_layer(name: str, keys: Iterable[Any]) -> Layer:
     """A layer from raw table keys (bytes/str or ints), sorted as Go sorts them (by bytes)."""
     values = list(keys)
