@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from client_fakes import ROWS, FakeMly
 
 from bridge.client import (
     Client,
@@ -24,6 +23,7 @@ from bridge.client import (
     ServerError,
 )
 from bridge.client.hosts import HostPool, normalise_host
+from support.client_fakes import ROWS, FakeMly
 
 
 def make_client(fake: FakeMly, hosts: list[str] | None = None, **options: Any) -> Client:

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bridge.config import CacheSettings, Config, Datastore
-from bridge.config.parse import ConfigError, parse_config
+from bridge.config import CacheSettings, Config, ConfigError, Datastore, parse_config
 from bridge.mly.keys import FieldSpec, KeyBuilder, make_field, needs_vocabulary
 from bridge.models.dictionary import Dictionary
 

@@ -85,7 +85,8 @@ def make_field(
 def needs_vocabulary(spec: FieldSpec, key_fields: Sequence[str]) -> bool:
     """Is this field's key slot a vocabulary lookup? (a keyed model input, neither wildcard nor
     rounded). The server reads those layers from the model, clients from ``/meta/dictionary``."""
-    return spec.name in key_fields and spec.model_input and not spec.wildcard and spec.precision == 0
+    keyed = spec.name in key_fields and spec.model_input
+    return keyed and not spec.wildcard and spec.precision == 0
 
 
 def round_half_away(value: float, precision: int) -> float:
