@@ -100,7 +100,7 @@ class MlyLoader:
             services = dict(self.services)
         return {
             "datastores": {name: store.snapshot() for name, store in datastores.items()},
-            "models": {name: svc.counters.snapshot() for name, svc in services.items()},
+            "models": {name: svc.counter_snapshot() for name, svc in services.items()},
         }
 
     def flush(self) -> None:

@@ -2,15 +2,15 @@
 
 ``process_batch`` builds every row's key, looks all of them up with one multi-get per tier,
 evaluates only the misses in one model call, stores them, and answers in input order.
-Concurrent misses on one key are evaluated once (single-flight). The cache never fails a
-prediction: a datastore that is down costs misses (see :class:`bridge.cache.Breaker`).
+Concurrent misses on one key are evaluated once (:class:`bridge.cache.Group`). The cache never
+fails a prediction: a datastore that is down costs misses (see :class:`bridge.cache.Breaker`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,12 +20,9 @@ from bridge.errors import LoadError
 from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, make_field, needs_vocabulary
 from bridge.models.dictionary import Dictionary, load_dictionary
 
-FOLLOWER_TIMEOUT_S = 30.0
-"""How long a caller waits for another caller's evaluation of the same key before doing it."""
-
 
 class Predictor(Protocol):
-    """What a model must offer (``bridge.models.SavedModel`` does)."""
+    """What a model must offer (:class:`bridge.models.SavedModel` does)."""
 
     @property
     def input_dtypes(self) -> dict[str, str]: ...
@@ -36,16 +33,11 @@ class Predictor(Protocol):
     def predict(self, inputs: dict[str, list[Any]]) -> dict[str, list[Any]]: ...
 
 
-class _SavedModelPredictor:
-    def __init__(self, path: Path) -> None:
-        from bridge.models import SavedModel
+def load_saved_model(path: Path) -> Predictor:
+    """The default predictor: a SavedModel (TensorFlow is imported with the first one)."""
+    from bridge.models import SavedModel
 
-        self._model = SavedModel(path)
-        self.input_dtypes = {t.name: t.dtype for t in self._model.signature.inputs}
-        self.output_names = self._model.signature.output_names
-
-    def predict(self, inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        return self._model.predict(inputs)
+    return SavedModel(path)
 
 
 PredictorFactory = Callable[[Path], Predictor]
@@ -58,8 +50,6 @@ class ModelCounters(Counters):
     evaluations: int = 0
     """Model calls (one per batch of misses)."""
     rows_evaluated: int = 0
-    deduped: int = 0
-    """Rows answered by another caller's in-flight evaluation (single-flight)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +71,7 @@ class ModelService:
         store: TieredStore | None,
         *,
         path: str = "Models[?]",
-        predictor_factory: PredictorFactory = _SavedModelPredictor,
+        predictor_factory: PredictorFactory = load_saved_model,
     ) -> None:
         self.spec = spec
         self.id = spec.id
@@ -192,8 +182,7 @@ class ModelService:
             counters.rows += 1
         if entry is not None:
             return dict(entry.values)
-        dict_hash = state.dictionary.hash
-        fresh = self._resolve_misses(state, store, [key], [values], {key: 0}, dict_hash)
+        fresh = self._resolve_misses(state, store, state.dictionary.hash, {key: values})
         return dict(fresh[key])
 
     def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -212,54 +201,36 @@ class ModelService:
         if store is None or state.dictionary is None:
             return self._evaluate(state, values)
         keys = [state.keys.key(v) for v in values]
-        first: dict[str, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
-        unique = list(first)
-        dict_hash = state.dictionary.hash
-        found = store.get_many(unique, dict_hash)
+        row_of: dict[str, dict[str, Any]] = {}  # each distinct key's first row
+        for key, value in zip(keys, values, strict=True):
+            row_of.setdefault(key, value)
+        unique = list(row_of)
+        found = store.get_many(unique, state.dictionary.hash)
         results: dict[str, dict[str, Any]] = {
             k: e.values for k, e in zip(unique, found, strict=True) if e is not None
         }
-        missing = [k for k, e in zip(unique, found, strict=True) if e is None]
-        if missing:
-            results.update(self._resolve_misses(state, store, missing, values, first, dict_hash))
+        if len(results) < len(unique):
+            missing = {k: row_of[k] for k in unique if k not in results}
+            results.update(self._resolve_misses(state, store, state.dictionary.hash, missing))
         return [dict(results[k]) for k in keys]  # copies: stored values are shared
 
     def _resolve_misses(
         self,
         state: _State,
         store: TieredStore,
-        missing: list[str],
-        values: list[dict[str, Any]],
-        first: dict[str, int],
         dict_hash: int,
+        missing: dict[str, dict[str, Any]],
     ) -> dict[str, dict[str, Any]]:
-        mine, theirs = self._flights.claim(missing)
-        results: dict[str, dict[str, Any]] = {}
-        if mine:
-            try:
-                outputs = self._evaluate(state, [values[first[k]] for k in mine])
-            except BaseException as exc:
-                self._flights.fail(mine, exc)
-                raise
-            fresh = dict(zip(mine, outputs, strict=True))
-            try:  # stored before the followers wake, so a newcomer finds it in the cache
-                store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
-            finally:
-                self._flights.resolve(fresh)
-            results.update(fresh)
-        retry: list[str] = []
-        for key, flight in theirs.items():
-            try:
-                results[key] = flight.result(timeout=FOLLOWER_TIMEOUT_S)
-                self.counters.add("deduped")
-            except Exception:  # the leader failed or hangs: evaluate this row ourselves
-                retry.append(key)
-        if retry:
-            outputs = self._evaluate(state, [values[first[k]] for k in retry])
-            results.update(zip(retry, outputs, strict=True))
-        return results
+        """Evaluate the rows of ``missing`` (key → row) and store them under ``dict_hash``,
+        each key once across concurrent callers (:class:`~bridge.cache.Group`)."""
+
+        def evaluate(keys: list[str]) -> list[dict[str, Any]]:
+            return self._evaluate(state, [missing[k] for k in keys])
+
+        def publish(fresh: Mapping[str, dict[str, Any]]) -> None:
+            store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
+
+        return self._flights.do(list(missing), evaluate, publish)
 
     def _evaluate(self, state: _State, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not values:
@@ -274,8 +245,17 @@ class ModelService:
         names = state.predictor.output_names
         return [{name: predicted[name][i] for name in names} for i in range(len(values))]
 
+    def counter_snapshot(self) -> dict[str, int]:
+        """This model's counters, with single-flight's ``deduped`` and ``retried`` rows."""
+        flights = self._flights.counters.snapshot()
+        return {
+            **self.counters.snapshot(),
+            "deduped": flights["deduped"],
+            "retried": flights["retried"],
+        }
+
     def snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.counters.snapshot()}
+        out: dict[str, Any] = {"model": self.counter_snapshot()}
         if self.store is not None:
             out["datastore"] = self.store.snapshot()
         if self._state.dictionary is not None:

@@ -128,6 +128,17 @@ class SavedModel:
     def __repr__(self) -> str:
         return f"SavedModel({str(self.path)!r}, inputs={self.signature.input_names})"
 
+    # The predictor protocol of bridge.mly.service: what serving a model needs to know.
+
+    @property
+    def input_dtypes(self) -> dict[str, str]:
+        """Input name → dtype name (``"string"``, ``"int64"``…), in signature order."""
+        return {t.name: t.dtype for t in self.signature.inputs}
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.signature.output_names
+
     def predict(self, inputs: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
         """Run one batch; every input is a list with one entry per example (any number: the
         model sees at most ``max_batch`` at a time)."""
