@@ -14,6 +14,7 @@ refused when it finishes, and the loader releases what it opened.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import concurrent.futures
 import importlib.util
@@ -40,6 +41,14 @@ from bridge.errors import (
 SCRIPT_PATH_ENV = "LOADER_SCRIPT_PATH"
 
 
+CALLS, ERRORS = 0, 1
+"""Indexes into :attr:`Function.counts`."""
+
+
+def _new_counts() -> array.array[int]:
+    return array.array("q", [0, 0])
+
+
 @dataclass(frozen=True)
 class Function:
     """A loaded function: its name, the callable, and where it came from."""
@@ -47,6 +56,11 @@ class Function:
     name: str
     callable: Callable[..., Any]
     source: str
+    counts: array.array[int] = field(default_factory=_new_counts, compare=False, repr=False)
+    """``[calls, errors]``: :meth:`Runtime.call` counts here, and the C core's call routine
+    counts into the same buffer, so every host's call is counted once. An array, not two int
+    attributes: C increments it in place, and ``counts[0] += 1`` on it, under the GIL, calls no
+    Python code in between (see :mod:`bridge.metrics`)."""
 
     @property
     def is_async(self) -> bool:
@@ -68,6 +82,11 @@ class Function:
             "async": self.is_async,
             "signature": {"args": args, "ret": ret},
         }
+
+
+def _count_failure(future: concurrent.futures.Future[Any], counts: array.array[int]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        counts[ERRORS] += 1
 
 
 def _annotation_name(annotation: Any) -> str:
@@ -265,6 +284,11 @@ class Runtime:
         with self._state_lock:
             self._loaders[_checked_text("tag", tag)] = loader
 
+    def loaders(self) -> dict[str, Loader]:
+        """Tag → loader, for every registered loader (a copy)."""
+        with self._state_lock:
+            return dict(self._loaders)
+
     def _loader(self, tag: Any) -> Loader:
         tag = _checked_text("tag", tag)
         try:
@@ -358,13 +382,17 @@ class Runtime:
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call a loaded function; its exception comes back as :class:`CallError`."""
         fn = self.function(name)
+        counts = fn.counts
+        counts[CALLS] += 1
         try:
             result = fn.callable(*args, **kwargs)
             if pyinspect.iscoroutine(result):
                 result = self.await_coroutine(name, result)
         except CallError:
+            counts[ERRORS] += 1
             raise
         except (Exception, SystemExit) as exc:  # a called script must not exit the host
+            counts[ERRORS] += 1
             raise CallError.from_exception(name, exc) from exc
         return result
 
@@ -375,14 +403,19 @@ class Runtime:
         host thread never needs an event loop of its own.
         """
         fn = self.function(name)
+        counts = fn.counts
+        counts[CALLS] += 1
         try:
             result = fn.callable(*args)
         except (Exception, SystemExit) as exc:
+            counts[ERRORS] += 1
             failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
             failed.set_exception(CallError.from_exception(name, exc))
             return failed
         if pyinspect.iscoroutine(result):
-            return self.submit_coroutine(name, result)
+            future = self.submit_coroutine(name, result)
+            future.add_done_callback(lambda f: _count_failure(f, counts))
+            return future
         done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         done.set_result(result)
         return done

@@ -24,7 +24,7 @@ EXAMPLES = ROOT / "examples"
 
 
 def test_importing_bridge_registers_the_mly_loader() -> None:
-    assert "mly" in bridge.RUNTIME._loaders
+    assert "mly" in bridge.RUNTIME.loaders()
 
 
 def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
