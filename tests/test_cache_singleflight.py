@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -80,25 +81,61 @@ def test_overlapping_batches_share_their_common_keys() -> None:
     assert predictor.rows == 20
 
 
-def test_a_failed_leader_lets_the_followers_evaluate_themselves() -> None:
-    group: Group[str] = Group()
-    leader_started, fail_now = threading.Event(), threading.Event()
+T = TypeVar("T")
 
-    def failing(keys: list[str]) -> list[str]:
-        leader_started.set()
-        fail_now.wait(5)
+
+class HeldLeader:
+    """A leader's computation that holds its keys until :meth:`release`, then answers (or
+    raises) ``outcome``: lets a test start a follower while the keys are in flight."""
+
+    def __init__(self, outcome: Callable[[list[str]], list[int]]) -> None:
+        self.outcome = outcome
+        self.computing, self._release = threading.Event(), threading.Event()
+
+    def __call__(self, keys: list[str]) -> list[int]:
+        self.computing.set()
+        self._release.wait(5)
+        return self.outcome(keys)
+
+    def release(self) -> None:
+        self._release.set()
+
+
+def lead_and_follow(
+    group: Group[int],
+    leader: Callable[[], dict[str, int]],
+    held: HeldLeader,
+    follower: Callable[[], T],
+) -> tuple[Future[dict[str, int]], Future[T]]:
+    """Start ``leader``; once its keys are in flight start ``follower``; once the follower
+    waits on them, release the leader."""
+    with ThreadPoolExecutor(2) as pool:
+        leading = pool.submit(leader)
+        assert held.computing.wait(5)
+        following = pool.submit(follower)
+        while group.counters.snapshot()["deduped"] == 0:
+            time.sleep(0.001)
+        held.release()
+    return leading, following
+
+
+def lengths(keys: list[str]) -> list[int]:
+    return [len(k) for k in keys]
+
+
+def test_a_failed_leader_lets_the_followers_evaluate_themselves() -> None:
+    group: Group[int] = Group()
+
+    def boom(keys: list[str]) -> list[int]:
         raise RuntimeError("boom")
 
-    with ThreadPoolExecutor(2) as pool:
-        leader = pool.submit(group.do, ["a"], failing)
-        assert leader_started.wait(5)
-        follower = pool.submit(group.do, ["a", "b"], lambda keys: [k.upper() for k in keys])
-        while group.counters.snapshot()["deduped"] == 0:  # the follower waits on "a"
-            time.sleep(0.001)
-        fail_now.set()
-        with pytest.raises(RuntimeError, match="boom"):
-            leader.result(timeout=5)
-        assert follower.result(timeout=5) == {"a": "A", "b": "B"}
+    held = HeldLeader(boom)
+    leader, follower = lead_and_follow(
+        group, lambda: group.do(["a"], held), held, lambda: group.do(["a", "bb"], lengths)
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        leader.result()
+    assert follower.result() == {"a": 1, "bb": 2}
     assert group.counters.snapshot() == {"computed": 2, "deduped": 1, "retried": 1}
     assert len(group) == 0
 
@@ -106,48 +143,36 @@ def test_a_failed_leader_lets_the_followers_evaluate_themselves() -> None:
 def test_the_leader_publishes_before_the_followers_wake() -> None:
     group: Group[int] = Group()
     published: list[str] = []
-    computing, finish = threading.Event(), threading.Event()
-
-    def slow(keys: list[str]) -> list[int]:
-        computing.set()
-        finish.wait(5)
-        return [len(k) for k in keys]
 
     def follower_sees_it_published() -> bool:
         group.do(["abc"], lambda keys: [-1] * len(keys))
         return published == ["abc"]
 
-    with ThreadPoolExecutor(2) as pool:
-        leader = pool.submit(group.do, ["abc"], slow, lambda fresh: published.extend(fresh))
-        assert computing.wait(5)
-        follower = pool.submit(follower_sees_it_published)
-        while group.counters.snapshot()["deduped"] == 0:
-            time.sleep(0.001)
-        finish.set()
-        assert leader.result(timeout=5) == {"abc": 3}
-        assert follower.result(timeout=5)
+    held = HeldLeader(lengths)
+    leader, follower = lead_and_follow(
+        group,
+        lambda: group.do(["abc"], held, lambda fresh: published.extend(fresh)),
+        held,
+        follower_sees_it_published,
+    )
+    assert leader.result() == {"abc": 3}
+    assert follower.result()
 
 
 def test_a_failed_publish_still_wakes_the_followers_with_the_values() -> None:
     group: Group[int] = Group()
-    computing, finish = threading.Event(), threading.Event()
-
-    def slow(keys: list[str]) -> list[int]:
-        computing.set()
-        finish.wait(5)
-        return [7] * len(keys)
 
     def broken_store(fresh: object) -> None:
         raise OSError("store down")
 
-    with ThreadPoolExecutor(2) as pool:
-        leader = pool.submit(group.do, ["k"], slow, broken_store)
-        assert computing.wait(5)
-        follower = pool.submit(group.do, ["k"], lambda keys: [-1] * len(keys))
-        while group.counters.snapshot()["deduped"] == 0:
-            time.sleep(0.001)
-        finish.set()
-        with pytest.raises(OSError, match="store down"):
-            leader.result(timeout=5)
-        assert follower.result(timeout=5) == {"k": 7}
+    held = HeldLeader(lengths)
+    leader, follower = lead_and_follow(
+        group,
+        lambda: group.do(["k"], held, broken_store),
+        held,
+        lambda: group.do(["k"], lambda keys: [-1] * len(keys)),
+    )
+    with pytest.raises(OSError, match="store down"):
+        leader.result()
+    assert follower.result() == {"k": 1}
     assert group.counters.snapshot()["retried"] == 0

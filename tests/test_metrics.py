@@ -8,7 +8,7 @@ import pytest
 
 from bridge import CallError, metrics
 from bridge.runtime import Runtime
-from support.mly import write_config
+from support.mly import cached_model_config
 
 
 def test_every_call_and_every_error_is_counted_per_function(runtime: Runtime) -> None:
@@ -35,14 +35,7 @@ def test_async_calls_count_their_coroutines_failures(runtime: Runtime) -> None:
 def test_the_snapshot_holds_the_mly_loaders_model_and_datastore_counters(
     runtime: Runtime, mly_models: Path, tmp_path: Path
 ) -> None:
-    config = write_config(
-        tmp_path,
-        f"""
-Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
-Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
-""",
-    )
-    runtime.load_from_file("mly", [config])
+    runtime.load_from_file("mly", [cached_model_config(tmp_path, mly_models)])
     for _ in range(3):
         runtime.call("sli.eval", {"sa": "a", "sl": "a"})
     snap = metrics.snapshot(runtime)

@@ -16,7 +16,7 @@ from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
 from support.data import ROOT
-from support.mly import WINE_ROW, write_config
+from support.mly import WINE_ROW, cached_model_config, write_config
 from support.redis_server import RedisServer
 from support.speed import SpeedGoal
 
@@ -31,13 +31,7 @@ def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
     mly_models: Path,
     tmp_path: Path,
 ) -> None:
-    config = write_config(
-        tmp_path,
-        f"""
-Models: [{{ID: serving_sli, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
-Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
-""",
-    )
+    config = cached_model_config(tmp_path, mly_models, "serving_sli")
     handle = bridge.load_from_file("mly", [str(config)])
     assert handle.functions == ("serving_sli.eval", "serving_sli.process_batch")
     assert bridge.call("serving_sli.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}

@@ -4,7 +4,7 @@
   to load through the runtime and read the loader's services and counters).
 - ``quality_model``: the wine quality SavedModel, trained once per session into pytest's temp
   dir with few epochs.
-- ``write_config`` and ``WINE_ROW``: plain helpers, imported.
+- ``write_config``, ``cached_model_config`` and ``WINE_ROW``: plain helpers, imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
 """
@@ -47,3 +47,13 @@ def write_config(directory: Path, text: str, name: str = "config.yaml") -> Path:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def cached_model_config(directory: Path, mly_models: Path, model_id: str = "sli") -> Path:
+    """A configuration serving mly's ``string_lookups_int_model`` as ``model_id`` through a
+    memory datastore ``mem`` (``{"sa": "a", "sl": "a"}`` → ``{"expand": 25}``)."""
+    text = f"""
+Models: [{{ID: {model_id}, URL: {mly_models}/string_lookups_int_model, DataStore: mem}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+"""
+    return write_config(directory, text, f"{model_id}.yaml")
