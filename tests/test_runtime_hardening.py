@@ -25,29 +25,7 @@ from bridge import (
     LoadError,
     Runtime,
 )
-
-BOUND_S = 10.0
-
-
-def bounded(fn: Callable[[], Any], timeout: float = BOUND_S) -> Any:
-    """``fn()`` on a daemon thread; its value or exception, or a test failure after
-    ``timeout`` seconds (the thread is abandoned, not waited for)."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = fn()
-        except BaseException as exc:  # SystemExit too: it must reach the test, not end a thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="bounded-test-call", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        pytest.fail(f"still running after {timeout:g} s (a hang)")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+from support.bounded import BOUND_S, bounded
 
 
 @pytest.fixture

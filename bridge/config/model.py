@@ -14,6 +14,10 @@ from typing import Any, Literal
 DEFAULT_TTL_MS = 900_000
 """mly's ``TimeToLiveMs`` default: 15 minutes."""
 
+MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
+"""The longest ``TimeToLiveMs`` accepted: 100 years, inside what every store can be told
+(Redis's ``PX`` overflows past 2^63 - 1 ms from now; Aerospike's record TTL is 32-bit seconds)."""
+
 DEFAULT_RETRY_TIME_MS = 5_000
 
 ConnectionKind = Literal["aerospike", "redis"]

@@ -6,11 +6,16 @@ the type it must have, and every problem is a :class:`ConfigError` naming the ke
 file spells it (``Models[1].DataStore``). :meth:`Section.finish` rejects keys that nobody read,
 so a typo cannot silently fall back to a default. The mly schema (:mod:`bridge.config.schema`)
 is written with it.
+
+Hostile documents are bounded: nesting deeper than :data:`MAX_DEPTH` levels and documents
+whose aliases expand to more than :data:`MAX_NODES` nodes ("billion laughs") are a
+:class:`ConfigError`, and every value an error quotes is cut to a few dozen characters.
 """
 
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +24,11 @@ from typing import Any
 import yaml
 
 from bridge.errors import LoadError
+
+MAX_DEPTH = 64
+"""Nesting levels a document may have (mly's configurations use about five)."""
+MAX_NODES = 100_000
+"""Nodes a document may have once every alias is expanded (a plain one: one per value)."""
 
 
 class ConfigError(LoadError):
@@ -40,12 +50,91 @@ def read_text(path: Path) -> str:
         raise ConfigError("", f"cannot read: {exc.strerror or exc}", str(path)) from exc
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses deep nesting and alias bombs while composing, before
+    any value is built (an alias is one shared node there: sizes are counted, not expanded)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = self.anchors.get(event.anchor or "")
+            if node is not None:
+                self._count(self._size(node), event)
+            return super().compose_node(parent, index)
+        self._count(1, event)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConfigError("", f"nested deeper than {MAX_DEPTH} levels{_line(event)}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _count(self, nodes: int, event: Any) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise ConfigError(
+                "", f"more than {MAX_NODES} values once aliases are expanded{_line(event)}"
+            )
+
+    def _size(self, node: Any) -> int:
+        """Nodes under ``node``, aliases expanded; each distinct node is measured once."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
+
+
+def _line(event: Any) -> str:
+    mark = getattr(event, "start_mark", None)
+    return f" (line {mark.line + 1})" if mark is not None else ""
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The document in ``text`` (YAML, so JSON too) as plain Python values."""
+    loader = _BoundedLoader(text)
     try:
-        return yaml.safe_load(text)
+        return loader.get_single_data()
+    except ConfigError as exc:
+        raise ConfigError(exc.path, exc.problem, source) from None
     except yaml.YAMLError as exc:
-        raise ConfigError("", f"not valid YAML: {exc}", source) from exc
+        raise ConfigError("", f"not valid YAML: {shown_text(str(exc), 300)}", source) from exc
+    except (ValueError, RecursionError) as exc:  # an int of 5,000 digits, …
+        raise ConfigError("", f"not a usable value: {shown_text(str(exc), 300)}", source) from None
+    finally:
+        loader.dispose()
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 2
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 60
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+
+
+def shown(value: Any) -> str:
+    """``repr`` of ``value`` cut to a few dozen characters, however large or deep it is."""
+    try:
+        return _SHOWN.repr(value)
+    except (ValueError, RecursionError):  # an int too long for str()
+        return f"<{type_name(value)} too large to show>"
+
+
+def shown_text(text: str, limit: int = 60) -> str:
+    """``text`` itself, cut to ``limit`` characters (for messages that quote prose)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 @contextmanager
@@ -75,10 +164,12 @@ class Section:
         self._names: dict[str, str] = {}
         for key, value in raw.items():
             if not isinstance(key, str):
-                raise ConfigError(path, f"key {key!r} is not a string")
+                raise ConfigError(path, f"key {shown(key)} is not a string")
             folded = key.lower()
             if folded in self._values:
-                raise ConfigError(self.sub(key), f"given twice (as {self._names[folded]!r} too)")
+                raise ConfigError(
+                    self.sub(key), f"given twice (as {shown(self._names[folded])} too)"
+                )
             self._values[folded] = value
             self._names[folded] = key
         self._used: set[str] = set()
@@ -89,7 +180,7 @@ class Section:
 
     def sub(self, name: str) -> str:
         """The key path of ``name``, spelled as the file spells it."""
-        name = self._names.get(name.lower(), name)
+        name = shown_text(self._names.get(name.lower(), name))
         return f"{self.path}.{name}" if self.path else name
 
     def has(self, name: str) -> bool:
@@ -117,7 +208,7 @@ class Section:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise ConfigError(self.sub(name), f"expected true or false, got {value!r}")
+            raise ConfigError(self.sub(name), f"expected true or false, got {shown(value)}")
         return value
 
     def number(self, name: str, default: float) -> float:
@@ -125,9 +216,9 @@ class Section:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(self.sub(name), f"expected a number, got {value!r}")
+            raise ConfigError(self.sub(name), f"expected a number, got {shown(value)}")
         if not math.isfinite(value):
-            raise ConfigError(self.sub(name), f"expected a finite number, got {value!r}")
+            raise ConfigError(self.sub(name), f"expected a finite number, got {shown(value)}")
         return float(value)
 
     def integer(self, name: str, default: int) -> int:
@@ -135,7 +226,7 @@ class Section:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(self.sub(name), f"expected an integer, got {value!r}")
+            raise ConfigError(self.sub(name), f"expected an integer, got {shown(value)}")
         return value
 
     def strings(self, name: str) -> tuple[str, ...]:
@@ -150,7 +241,7 @@ class Section:
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item:
-                raise ConfigError(f"{self.sub(name)}[{i}]", f"expected a name, got {item!r}")
+                raise ConfigError(f"{self.sub(name)}[{i}]", f"expected a name, got {shown(item)}")
             out.append(item)
         return tuple(out)
 

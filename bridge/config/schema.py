@@ -21,6 +21,7 @@ from bridge.config.model import (
     DEFAULT_PORTS,
     DEFAULT_RETRY_TIME_MS,
     DEFAULT_TTL_MS,
+    MAX_TTL_MS,
     Backoff,
     CacheSettings,
     Config,
@@ -32,7 +33,15 @@ from bridge.config.model import (
     Reference,
     Timeout,
 )
-from bridge.config.reader import ConfigError, Section, errors_from, parse_yaml, read_text
+from bridge.config.reader import (
+    ConfigError,
+    Section,
+    errors_from,
+    parse_yaml,
+    read_text,
+    shown,
+    shown_text,
+)
 
 # mly keys that are valid in a configuration but have no effect here.
 _IGNORED: dict[str, frozenset[str]] = {
@@ -67,8 +76,20 @@ _IGNORED: dict[str, frozenset[str]] = {
 def _nonnegative_ms(section: Section, name: str, default: int) -> int:
     value = section.integer(name, default)
     if value < 0:
-        raise ConfigError(section.sub(name), f"must be >= 0, got {value}")
+        raise ConfigError(section.sub(name), f"must be >= 0, got {shown(value)}")
     return value or default  # mly: 0 means "the default"
+
+
+def _ttl_ms(section: Section, default: int) -> int:
+    """``TimeToLiveMs``: a store refuses a TTL past its range on every write, so it is
+    refused here, at load, instead."""
+    value = _nonnegative_ms(section, "TimeToLiveMs", default)
+    if value > MAX_TTL_MS:
+        raise ConfigError(
+            section.sub("TimeToLiveMs"),
+            f"must be at most {MAX_TTL_MS} (100 years), got {shown(value)}",
+        )
+    return value
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -114,7 +135,9 @@ def _unique(items: Sequence[Model | Datastore | Connection], path: str) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item.id in seen:
-            raise ConfigError(f"{path}[{i}].ID", f"{item.id!r} is also {path}[{seen[item.id]}]")
+            raise ConfigError(
+                f"{path}[{i}].ID", f"{shown(item.id)} is also {path}[{seen[item.id]}]"
+            )
         seen[item.id] = i
 
 
@@ -122,7 +145,7 @@ def _model(path: str, raw: Any, base_dir: Path, datastores: set[str]) -> Model:
     s = Section(raw, path, _IGNORED["model"])
     model_id = s.string("ID", required=True)
     if "/" in model_id or any(c.isspace() for c in model_id):
-        raise ConfigError(s.sub("ID"), f"{model_id!r}: no '/' or spaces (it names functions)")
+        raise ConfigError(s.sub("ID"), f"{shown(model_id)}: no '/' or spaces (it names functions)")
     url = Path(os.path.expandvars(s.string("URL", required=True))).expanduser()
     if not url.is_absolute():
         url = base_dir / url
@@ -130,11 +153,11 @@ def _model(path: str, raw: Any, base_dir: Path, datastores: set[str]) -> Model:
     names = [f.name for f in inputs]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(f"{s.sub('Inputs')}[{i}].Name", f"{name!r} is given twice")
+            raise ConfigError(f"{s.sub('Inputs')}[{i}].Name", f"{shown(name)} is given twice")
     key_fields = s.strings("KeyFields")
     datastore = s.string("DataStore")
     if datastore and datastore not in datastores:
-        raise ConfigError(s.sub("DataStore"), f'no datastore "{datastore}"')
+        raise ConfigError(s.sub("DataStore"), f'no datastore "{shown_text(datastore)}"')
     tags = s.strings("Tags") or ("serve",)
     model = Model(
         id=model_id,
@@ -154,7 +177,7 @@ def _field(path: str, raw: Any) -> Field:
     s = Section(raw, path, _IGNORED["field"])
     precision = s.integer("Precision", 0)
     if precision < 0 or precision > 15:
-        raise ConfigError(s.sub("Precision"), f"must be between 0 and 15, got {precision}")
+        raise ConfigError(s.sub("Precision"), f"must be between 0 and 15, got {shown(precision)}")
     field = Field(
         name=s.string("Name", required=True),
         data_type=s.string("DataType").lower(),
@@ -177,7 +200,7 @@ def _datastore(path: str, raw: Any, connections: set[str]) -> Datastore:
             raise ConfigError(cache_section.sub("SizeMB"), f"must be > 0, got {size:g}")
         cache = CacheSettings(size_mb=size)
         cache_section.finish()
-    ttl = _nonnegative_ms(s, "TimeToLiveMs", DEFAULT_TTL_MS)
+    ttl = _ttl_ms(s, DEFAULT_TTL_MS)
     read_only = s.boolean("ReadOnly")
     l1: Reference | None = None
     if s.has("Connection"):
@@ -214,7 +237,7 @@ def _reference_fields(
 ) -> Reference:
     connection = s.string("Connection", required=True)
     if connection not in connections:
-        raise ConfigError(s.sub("Connection"), f'no connection "{connection}"')
+        raise ConfigError(s.sub("Connection"), f'no connection "{shown_text(connection)}"')
     namespace = s.string("Namespace")
     dataset = s.string("Dataset")
     if not namespace:
@@ -225,7 +248,7 @@ def _reference_fields(
         connection=connection,
         namespace=namespace,
         dataset=dataset,
-        time_to_live_ms=_nonnegative_ms(s, "TimeToLiveMs", default_ttl),
+        time_to_live_ms=_ttl_ms(s, default_ttl),
         read_only=s.boolean("ReadOnly", default_read_only),
     )
 
@@ -241,17 +264,17 @@ def _connection(path: str, raw: Any) -> Connection:
         raise ConfigError(s.sub("Hostnames"), "required")
     kind_text = s.string("Kind", default="aerospike").lower()
     if kind_text not in ("aerospike", "redis"):
-        raise ConfigError(s.sub("Kind"), f"expected aerospike or redis, got {kind_text!r}")
+        raise ConfigError(s.sub("Kind"), f"expected aerospike or redis, got {shown(kind_text)}")
     kind: ConnectionKind = "redis" if kind_text == "redis" else "aerospike"
     port = s.integer("Port", DEFAULT_PORTS[kind])
     if not 0 < port < 65536:
-        raise ConfigError(s.sub("Port"), f"not a port number: {port}")
+        raise ConfigError(s.sub("Port"), f"not a port number: {shown(port)}")
     timeout = Timeout()
     t = s.section("Timeout", _IGNORED["timeout"])
     if t is not None:
         unit = t.string("Unit", default="ms").lower()
         if unit not in _UNIT_MS:
-            raise ConfigError(t.sub("Unit"), f"expected ms, sec or min, got {unit!r}")
+            raise ConfigError(t.sub("Unit"), f"expected ms, sec or min, got {shown(unit)}")
         scale = _UNIT_MS[unit]
         defaults = Timeout()
         values = {}

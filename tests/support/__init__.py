@@ -7,6 +7,7 @@
   ``write_config`` and a wine row.
 - :mod:`support.redis_server`: a real ``redis-server`` on a free loopback port.
 - :mod:`support.speed`: ``speed_goal``, asserted only in benchmark runs.
+- :mod:`support.bounded`: ``bounded(fn, timeout)``, a call whose hang fails the test.
 
 A helper that more than one test file needs goes here, in the module of its concern.
 """
