@@ -38,9 +38,12 @@ class GroupCounters(Counters):
 
 
 class Group(Generic[V]):
-    def __init__(self, follower_timeout_s: float = FOLLOWER_TIMEOUT_S) -> None:
+    def __init__(
+        self, follower_timeout_s: float = FOLLOWER_TIMEOUT_S, counters: GroupCounters | None = None
+    ) -> None:
         self.follower_timeout_s = follower_timeout_s
-        self.counters = GroupCounters()
+        self.counters = counters if counters is not None else GroupCounters()
+        """May be shared by several groups (a model's versions count as one)."""
         self._lock = threading.Lock()
         self._flights: dict[str, Future[V]] = {}
 

@@ -20,6 +20,9 @@ MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000
 
 DEFAULT_RETRY_TIME_MS = 5_000
 
+DEFAULT_RELOAD_INTERVAL_MS = 60_000
+"""How often a model's ``URL`` is polled for a new version (mly: every minute)."""
+
 ConnectionKind = Literal["aerospike", "redis"]
 
 
@@ -50,6 +53,8 @@ class Model:
     use_dict: bool = True
     tags: tuple[str, ...] = ("serve",)
     debug: bool = False
+    reload_interval_ms: int = DEFAULT_RELOAD_INTERVAL_MS
+    """Ours (mly: a fixed minute): poll period for hot reload (:mod:`bridge.mly.reload`)."""
 
 
 @dataclass(frozen=True)

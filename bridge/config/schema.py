@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge.config.model import (
     DEFAULT_PORTS,
+    DEFAULT_RELOAD_INTERVAL_MS,
     DEFAULT_RETRY_TIME_MS,
     DEFAULT_TTL_MS,
     MAX_TTL_MS,
@@ -168,6 +169,7 @@ def _model(path: str, raw: Any, base_dir: Path, datastores: set[str]) -> Model:
         use_dict=s.boolean("UseDict", True),
         tags=tags,
         debug=s.boolean("Debug"),
+        reload_interval_ms=_nonnegative_ms(s, "ReloadIntervalMs", DEFAULT_RELOAD_INTERVAL_MS),
     )
     s.finish()
     return model

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.config import Config, load_config, parse_config
 from bridge.errors import DuplicateFunctionError, LoadError
+from bridge.mly.reload import Reloader, baseline
 
 if TYPE_CHECKING:
     from bridge.cache import TieredStore
@@ -23,12 +24,17 @@ if TYPE_CHECKING:
 
 
 class MlyLoader:
-    """Keeps every model service and datastore it created, for counters and reloads."""
+    """Keeps every model service and datastore it created, for counters and reloads.
+
+    Every model it serves is warmed with one evaluation before its functions are registered,
+    and then watched by :attr:`reloader` (hot reload for every host).
+    """
 
     def __init__(self) -> None:
         self.services: dict[str, ModelService] = {}
         self.datastores: dict[str, TieredStore] = {}
         self.configs: list[Config] = []
+        self.reloader = Reloader()
         self._lock = threading.Lock()
         self._loading: set[str] = set()  # model IDs of loads in progress (loads may overlap)
 
@@ -62,14 +68,16 @@ class MlyLoader:
         used = {m.datastore for m in config.models if m.datastore}
         stores: dict[str, TieredStore] = {}
         services: list[ModelService] = []
+        # Taken before loading, so that a change made while a model loads is seen by the poller.
+        baselines = [baseline(model.url) for model in config.models]
         try:
             for spec in config.datastores:
                 if spec.id in used and not spec.disabled:
                     stores[spec.id] = open_datastore(spec, config)
             for i, model in enumerate(config.models):
-                services.append(
-                    ModelService(model, stores.get(model.datastore), path=f"Models[{i}]")
-                )
+                service = ModelService(model, stores.get(model.datastore), path=f"Models[{i}]")
+                service.warm()
+                services.append(service)
         except Exception as exc:
             for store in stores.values():
                 store.close()
@@ -91,17 +99,25 @@ class MlyLoader:
                     store_id if store_id not in self.datastores else f"{config.source}#{store_id}"
                 )
                 self.datastores[name] = store
+        for service, start in zip(services, baselines, strict=True):
+            self.reloader.watch(service, service.spec.reload_interval_ms, start)
         return functions
 
     def snapshot(self) -> dict[str, Any]:
-        """Every counter: ``{"datastores": {id: …}, "models": {id: …}}``."""
+        """Every counter: ``{"datastores": {id: …}, "models": {id: …}, "reload": {id: …}}``
+        (``reload``: :meth:`Reloader.status`)."""
         with self._lock:
             datastores = dict(self.datastores)
             services = dict(self.services)
         return {
             "datastores": {name: store.snapshot() for name, store in datastores.items()},
             "models": {name: svc.counter_snapshot() for name, svc in services.items()},
+            "reload": self.reloader.status(),
         }
+
+    def health(self) -> dict[str, int]:
+        """mly's health body: ``{"<id>": 1}`` per served model, 0 after a failed reload."""
+        return self.reloader.health()
 
     def flush(self) -> None:
         """Wait for every datastore's background writes."""
@@ -110,6 +126,7 @@ class MlyLoader:
 
     def close(self) -> None:
         """Close every datastore and forget every model (the runtime's ``clear`` calls it)."""
+        self.reloader.close()
         with self._lock:
             stores = list(self.datastores.values())
             self.datastores.clear()
@@ -126,6 +143,7 @@ class MlyLoader:
         with self._lock:
             for model_id in [i for i, svc in self.services.items() if svc in services]:
                 del self.services[model_id]
+                self.reloader.unwatch(model_id)
             kept = {id(svc.store) for svc in self.services.values()}
             dropped = [
                 (name, store)

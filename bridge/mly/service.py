@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.cache import Counters, Entry, Group, TieredStore
+from bridge.cache.singleflight import GroupCounters
 from bridge.config import ConfigError, Model
 from bridge.errors import LoadError
 from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, make_field, needs_vocabulary
+from bridge.mly.reload import warm_up
 from bridge.models.dictionary import Dictionary, load_dictionary
 
 
@@ -53,13 +55,16 @@ class ModelCounters(Counters):
 
 
 @dataclasses.dataclass(frozen=True)
-class _State:
+class ModelVersion:
     """Everything a reload replaces, swapped in one assignment."""
 
     predictor: Predictor
     dictionary: Dictionary | None
     keys: KeyBuilder
     url: Path
+    flights: Group[dict[str, Any]]
+    """Single-flight per version: a call on the new version never waits for (and takes the
+    answer of) an evaluation still running on the old one."""
 
 
 class ModelService:
@@ -79,7 +84,7 @@ class ModelService:
         self.counters = ModelCounters()
         self._config_path = path
         self._factory = predictor_factory
-        self._flights: Group[dict[str, Any]] = Group()
+        self._flight_counters = GroupCounters()  # shared by every version's Group
         self._reload_lock = threading.Lock()
         self._state = self._build(spec.url)
 
@@ -91,12 +96,38 @@ class ModelService:
     def key_fields(self) -> tuple[str, ...]:
         return self._state.keys.key_fields
 
-    def reload(self, url: str | Path | None = None) -> None:
-        """Load the model again (from ``url`` if given); on failure the old one keeps serving."""
-        with self._reload_lock:
-            self._state = self._build(Path(url) if url is not None else self._state.url)
+    @property
+    def url(self) -> Path:
+        """Where the serving version was loaded from."""
+        return self._state.url
 
-    def _build(self, url: Path) -> _State:
+    def reload(self, url: str | Path | None = None) -> None:
+        """Load, warm and swap in the model again (from ``url`` if given); on failure the old
+        one keeps serving. The poller (:mod:`bridge.mly.reload`) calls the two halves itself,
+        :meth:`prepare` and :meth:`install`, to check the directory in between."""
+        with self._reload_lock:
+            self.install(self.prepare(url))
+
+    def prepare(self, url: str | Path | None = None) -> ModelVersion:
+        """A new version loaded beside the serving one and warmed with one evaluation."""
+        return self._warmed(self._build(Path(url) if url is not None else self._state.url))
+
+    def install(self, state: ModelVersion) -> None:
+        """Serve ``state`` from the next call on (one assignment: calls in flight keep theirs)."""
+        self._state = state
+
+    def warm(self) -> None:
+        """One evaluation of the serving version (the loader warms every model it loads)."""
+        self._warmed(self._state)
+
+    def _warmed(self, state: ModelVersion) -> ModelVersion:
+        try:
+            warm_up(state.predictor)
+        except Exception as exc:
+            raise LoadError(f"{self._config_path}: {state.url}: warm-up failed: {exc}") from exc
+        return state
+
+    def _build(self, url: Path) -> ModelVersion:
         try:
             predictor = self._factory(url)
         except Exception as exc:
@@ -129,7 +160,8 @@ class ModelService:
                 else f
                 for f in fields
             ]
-        return _State(predictor, dictionary, KeyBuilder(fields, key_fields), url)
+        keys = KeyBuilder(fields, key_fields)
+        return ModelVersion(predictor, dictionary, keys, url, Group(counters=self._flight_counters))
 
     def _fields(self, predictor: Predictor) -> tuple[list[FieldSpec], list[str]]:
         """Reconcile configured inputs with the signature, as mly's ``reconcileIOFromSignature``."""
@@ -216,7 +248,7 @@ class ModelService:
 
     def _resolve_misses(
         self,
-        state: _State,
+        state: ModelVersion,
         store: TieredStore,
         dict_hash: int,
         missing: dict[str, dict[str, Any]],
@@ -230,9 +262,9 @@ class ModelService:
         def publish(fresh: Mapping[str, dict[str, Any]]) -> None:
             store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
 
-        return self._flights.do(list(missing), evaluate, publish)
+        return state.flights.do(list(missing), evaluate, publish)
 
-    def _evaluate(self, state: _State, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _evaluate(self, state: ModelVersion, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not values:
             return []
         keys = state.keys
@@ -247,7 +279,7 @@ class ModelService:
 
     def counter_snapshot(self) -> dict[str, int]:
         """This model's counters, with single-flight's ``deduped`` and ``retried`` rows."""
-        flights = self._flights.counters.snapshot()
+        flights = self._flight_counters.snapshot()
         return {
             **self.counters.snapshot(),
             "deduped": flights["deduped"],
