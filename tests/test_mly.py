@@ -16,7 +16,7 @@ from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
 from support.data import ROOT
-from support.mly import WINE_ROW, cached_model_config, write_config
+from support.mly import WINE_ROW, cached_model_config, colour_model, write_config
 from support.redis_server import RedisServer
 from support.speed import SpeedGoal
 
@@ -131,21 +131,11 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
     assert runtime.call("twice.eval", {"sa": "a", "sl": "a"}) == {"expand": 25}
 
 
-def _colour_model(path: Path, vocabulary: list[str]) -> Path:
-    import keras
-
-    colour = keras.Input(shape=(1,), dtype="string", name="colour")
-    index = keras.layers.StringLookup(vocabulary=vocabulary, name="colour_lookup")(colour)
-    out = keras.layers.Dense(1, name="score")(keras.ops.cast(index, "float32"))
-    keras.Model({"colour": colour}, out).export(str(path), verbose=False)
-    return path
-
-
 def test_a_reload_with_another_vocabulary_misses_old_entries(
     runtime: Runtime, mly_loader: MlyLoader, tmp_path: Path
 ) -> None:
-    first = _colour_model(tmp_path / "v1", ["red", "white"])
-    second = _colour_model(tmp_path / "v2", ["red", "rose"])
+    first = colour_model(tmp_path / "v1", ["red", "white"])
+    second = colour_model(tmp_path / "v2", ["red", "rose"])
     config = write_config(
         tmp_path,
         f"""

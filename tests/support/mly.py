@@ -4,7 +4,8 @@
   to load through the runtime and read the loader's services and counters).
 - ``quality_model``: the wine quality SavedModel, trained once per session into pytest's temp
   dir with few epochs.
-- ``write_config``, ``cached_model_config`` and ``WINE_ROW``: plain helpers, imported.
+- ``write_config``, ``cached_model_config``, ``colour_model`` and ``WINE_ROW``: plain helpers,
+  imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
 """
@@ -57,3 +58,15 @@ Models: [{{ID: {model_id}, URL: {mly_models}/string_lookups_int_model, DataStore
 Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
 """
     return write_config(directory, text, f"{model_id}.yaml")
+
+
+def colour_model(path: Path, vocabulary: list[str]) -> Path:
+    """A tiny Keras SavedModel with one lookup input, ``colour``: two vocabularies give two
+    dictionary hashes (reload tests)."""
+    import keras
+
+    colour = keras.Input(shape=(1,), dtype="string", name="colour")
+    index = keras.layers.StringLookup(vocabulary=vocabulary, name="colour_lookup")(colour)
+    out = keras.layers.Dense(1, name="score")(keras.ops.cast(index, "float32"))
+    keras.Model({"colour": colour}, out).export(str(path), verbose=False)
+    return path
