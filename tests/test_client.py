@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from bridge.cache import Entry
+from bridge.cache.redis_store import RedisStore
 from bridge.client import (
     Client,
     HostsUnavailable,
@@ -24,6 +26,7 @@ from bridge.client import (
 )
 from bridge.client.hosts import HostPool, normalise_host
 from support.client_fakes import ROWS, FakeMly
+from support.redis_server import RedisServer
 
 
 def make_client(fake: FakeMly, hosts: list[str] | None = None, **options: Any) -> Client:
@@ -328,3 +331,41 @@ def test_host_forms() -> None:
     assert normalise_host("h:8086") == "http://h:8086"
     assert normalise_host(("h", 443)) == "https://h:443"
     assert normalise_host("http://h:1/") == "http://h:1"
+
+
+def test_l1_and_l2_hits_from_a_real_redis_never_reach_the_server(
+    fake: FakeMly, redis_server: RedisServer
+) -> None:
+    """Rows another client or server stored in the shared tiers are answered from them."""
+    fake.connections = [
+        {"ID": "r", "Hostnames": "127.0.0.1", "Port": redis_server.port, "Kind": "redis"}
+    ]
+    fake.datastore = {
+        "ID": "sli",
+        "Connection": "r",
+        "Namespace": "ns",
+        "Dataset": "l1",
+        "L2": {"Connection": "r", "Namespace": "ns", "Dataset": "l2"},
+    }
+    dict_hash = fake.dictionary.hash
+    l1 = RedisStore.connect("l1", redis_server.connection(), "ns", "l1")
+    l2 = RedisStore.connect("l2", redis_server.connection(), "ns", "l2")
+    l1.put_many([("a/a", Entry(dict_hash, {"expand": 101}))], 60_000)
+    l2.put_many([("b/c", Entry(dict_hash, {"expand": 102}))], 60_000)
+    l2.put_many([("[UNK]/a", Entry(dict_hash + 1, {"expand": 103}))], 60_000)  # old dictionary
+    with make_client(fake, cache_scope="local+l1") as client:
+        result = client.run(ROWS)
+        assert result.data[0] == {"expand": 101} and result.cached == [True, False, False]
+        assert fake.evals()[-1].body["cache_key"] == ["b/c", "[UNK]/a"]
+    with make_client(fake, cache_scope="local+l1+l2") as client:
+        result = client.run(ROWS)
+        assert result.cached == [True, True, False]  # the stale L2 entry is a miss
+        assert result.data[:2] == [{"expand": 101}, {"expand": 102}]
+        assert result.data[2] == {"expand": fake.value("zz", "a")}
+        assert client.run(ROWS[:2]).status == "cached"  # copied to local memory
+        assert client.store is not None
+        client.store.flush()
+    assert l1.get_many(["b/c"])[0] == Entry(dict_hash, {"expand": 102})  # L2 hit copied to L1
+    assert l1.get_many(["[UNK]/a"])[0] is None  # the client never writes fetched rows there
+    l1.close()
+    l2.close()

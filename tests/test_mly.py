@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ from bridge.runtime import Runtime
 from support.data import ROOT
 from support.mly import WINE_ROW, cached_model_config, colour_model, write_config
 from support.redis_server import RedisServer
-from support.speed import SpeedGoal
+from support.speed import SpeedGoal, interleaved_ratio
 
 EXAMPLES = ROOT / "examples"
 
@@ -167,29 +164,6 @@ def _example(name: str, model: Path, tmp_path: Path, **replace: str) -> Path:
     return write_config(tmp_path, text, name)
 
 
-def _ratio(
-    slow: Callable[[], Any], n_slow: int, fast: Callable[[], Any], n_fast: int
-) -> tuple[float, float, float]:
-    """(slow s/call, fast s/call, median of per-round ratios) over 5 interleaved rounds, so that
-    a noisy neighbour slows both sides of a round alike."""
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(n_slow):
-            slow()
-        middle = time.perf_counter()
-        for _ in range(n_fast):
-            fast()
-        end = time.perf_counter()
-        rounds.append(((middle - start) / n_slow, (end - middle) / n_fast))
-    ratios = [s / f for s, f in rounds]
-    return (
-        statistics.median(s for s, _ in rounds),
-        statistics.median(f for _, f in rounds),
-        statistics.median(ratios),
-    )
-
-
 @pytest.fixture
 def wine(runtime: Runtime, quality_model: Path, tmp_path: Path) -> Runtime:
     """``runtime`` serving the wine quality example and ``wine_uncached`` (no datastore)."""
@@ -226,7 +200,7 @@ def test_benchmark_memory_hit_is_100x_faster_than_uncached(
 ) -> None:
     runtime = wine
     runtime.call("wine_quality.eval", WINE_ROW)
-    uncached, hit, ratio = _ratio(
+    uncached, hit, ratio = interleaved_ratio(
         lambda: runtime.call("wine_uncached.eval", WINE_ROW),
         50,
         lambda: runtime.call("wine_quality.eval", WINE_ROW),
@@ -267,7 +241,7 @@ def test_benchmark_redis_server_hit_is_10x_faster_than_uncached(
     runtime.load_from_file("mly", [uncached_cfg])
     runtime.call("wine_quality.eval", WINE_ROW)
     mly_loader.flush()
-    uncached, hit, ratio = _ratio(
+    uncached, hit, ratio = interleaved_ratio(
         lambda: runtime.call("wine_uncached.eval", WINE_ROW),
         50,
         lambda: runtime.call("wine_quality.eval", WINE_ROW),

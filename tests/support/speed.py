@@ -1,8 +1,12 @@
-"""``speed_goal``: a measured speed ratio checked against its goal in benchmark runs only."""
+"""``speed_goal``: a measured speed ratio checked against its goal in benchmark runs only;
+``interleaved_ratio``: the ratio of two timings taken in alternating rounds."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -35,3 +39,26 @@ def speed_goal(request: pytest.FixtureRequest) -> SpeedGoal:
             assert measured <= at_most, f"{what}: {measured:.4g}, goal <= {at_most}"
 
     return check
+
+
+def interleaved_ratio(
+    slow: Callable[[], Any], n_slow: int, fast: Callable[[], Any], n_fast: int
+) -> tuple[float, float, float]:
+    """(slow s/call, fast s/call, median of per-round ratios) over 5 interleaved rounds, so that
+    a noisy neighbour slows both sides of a round alike."""
+    rounds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(n_slow):
+            slow()
+        middle = time.perf_counter()
+        for _ in range(n_fast):
+            fast()
+        end = time.perf_counter()
+        rounds.append(((middle - start) / n_slow, (end - middle) / n_fast))
+    ratios = [s / f for s, f in rounds]
+    return (
+        statistics.median(s for s, _ in rounds),
+        statistics.median(f for _, f in rounds),
+        statistics.median(ratios),
+    )
