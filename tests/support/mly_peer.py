@@ -14,11 +14,11 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
 
+from support.process import ChildServer, stop_process
 from support.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ MODELS = {
 """Model ID → (mly fixture model, extra YAML of its ``models`` entry)."""
 
 
-class MlyPeer:
+class MlyPeer(ChildServer):
     """mly's server with one of :data:`MODELS` (default ``sli``) and a memory datastore."""
 
     def __init__(self, models_dir: Path, work_dir: Path, model_id: str = "sli") -> None:
@@ -108,23 +108,8 @@ datastores:
         return int(document.get("Count", 0)) if document else 0
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
-    def __enter__(self) -> MlyPeer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()

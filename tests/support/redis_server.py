@@ -20,12 +20,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 import redis
 
 from bridge.config import Connection, Timeout
+from support.process import ChildServer, stop_process
 
 
 def free_port() -> int:
@@ -35,7 +35,7 @@ def free_port() -> int:
         return port
 
 
-class RedisServer:
+class RedisServer(ChildServer):
     def __init__(self, port: int | None = None) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
@@ -97,13 +97,7 @@ class RedisServer:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
     def client(self) -> redis.Redis:
@@ -123,18 +117,6 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         self._dir.cleanup()
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @pytest.fixture(scope="module")
