@@ -188,7 +188,11 @@ class TieredStore:
     def snapshot(self) -> dict[str, Any]:
         """Every counter of this datastore, totals first, then per tier."""
         out: dict[str, Any] = self.counters.snapshot()
-        tiers = {t.name: t.store.counters.snapshot() for t in self.tiers}
+        tiers: dict[str, dict[str, int]] = {}
+        for t in self.tiers:
+            tiers[t.name] = t.store.counters.snapshot()
+            if isinstance(t.store, Breaker):
+                tiers[t.name]["breaker_open"] = int(t.store.is_open)
         for name in ("errors", "down", "expired", "corrupt", "evictions"):
             out[name] = sum(c[name] for c in tiers.values())
         out["tiers"] = tiers

@@ -1,0 +1,56 @@
+"""The runtime functions behind the HTTP server's operational endpoints (bridge.mly.ops)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bridge.mly import MlyLoader
+from bridge.mly.ops import FLUSH, SNAPSHOT, functions
+from bridge.runtime import Runtime
+from support.mly import write_config
+from support.redis_server import RedisServer
+
+
+def test_one_snapshot_has_functions_datastores_models_reload_breakers_and_health(
+    runtime: Runtime, mly_loader: MlyLoader, mly_models: Path, tmp_path: Path
+) -> None:
+    with RedisServer() as redis:
+        config = write_config(
+            tmp_path,
+            f"""
+Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model, DataStore: shared}}]
+Datastores:
+  - {{ID: shared, Cache: {{SizeMB: 1}}, Connection: r, Namespace: ns, Dataset: sli}}
+Connections:
+  - {{ID: r, Kind: redis, Hostnames: 127.0.0.1, Port: {redis.port},
+     Timeout: {{Connection: 200, Socket: 200, Total: 200}}}}
+""",
+        )
+        runtime.load_from_file("mly", [config])
+        ops = functions(runtime, mly_loader)
+        row = {"sa": "a", "sl": "a"}
+        runtime.call("sli.eval", row)
+        runtime.call("sli.eval", row)
+        ops[FLUSH]()  # the background write reached Redis
+        assert redis.client().dbsize() == 1
+        snap = json.loads(str(ops[SNAPSHOT]()))
+        assert snap["functions"]["sli.eval"] == {"calls": 2, "errors": 0}
+        shared = snap["loaders"]["mly"]["datastores"]["shared"]
+        assert (shared["local_hits"], shared["misses"]) == (1, 1)
+        assert shared["tiers"]["l1"]["breaker_open"] == 0
+        assert snap["loaders"]["mly"]["models"]["sli"]["rows_evaluated"] == 1
+        assert snap["loaders"]["mly"]["reload"]["sli"]["ok"] == 1
+        assert snap["health"] == {"sli": 1}
+
+        redis.kill()  # a new row goes to L1, fails, and opens the breaker
+        runtime.call("sli.eval", {"sa": "b", "sl": "b"})
+        ops[FLUSH]()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            snap = json.loads(str(ops[SNAPSHOT]()))
+            if snap["loaders"]["mly"]["datastores"]["shared"]["tiers"]["l1"]["breaker_open"]:
+                break
+            time.sleep(0.05)
+        assert snap["loaders"]["mly"]["datastores"]["shared"]["tiers"]["l1"]["breaker_open"] == 1
