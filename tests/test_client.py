@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from bridge.client import (
 )
 from bridge.client.hosts import HostPool, normalise_host
 from support.client_fakes import ROWS, FakeMly
+from support.mly import write_config
 from support.redis_server import RedisServer
 
 
@@ -369,3 +371,26 @@ def test_l1_and_l2_hits_from_a_real_redis_never_reach_the_server(
     assert l1.get_many(["[UNK]/a"])[0] is None  # the client never writes fetched rows there
     l1.close()
     l2.close()
+
+
+def test_the_datastore_can_come_from_the_servers_yaml(
+    fake: FakeMly, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Our server's /meta/config gives no connections: the client reads them from the YAML."""
+    config = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: sli, URL: /nowhere, DataStore: shared}}]
+Datastores:
+  - {{ID: shared, Cache: {{SizeMB: 1}}, Connection: r, Namespace: ns, Dataset: sli}}
+Connections: [{{ID: r, Kind: redis, Hostnames: 127.0.0.1, Port: {redis_server.port}}}]
+""",
+    )
+    l1 = RedisStore.connect("l1", redis_server.connection(), "ns", "sli")
+    l1.put_many([("b/c", Entry(fake.dictionary.hash, {"expand": 7}))], 60_000)
+    with make_client(fake, cache_scope="local+l1", config=config) as client:
+        assert client.run(ROWS[1:2]).data == [{"expand": 7}]
+        assert fake.evals() == []
+    with pytest.raises(MetaError, match="no model 'sli'"):
+        make_client(fake, config=write_config(tmp_path, "Models: [{ID: x, URL: /x}]", "x.yaml"))
+    l1.close()

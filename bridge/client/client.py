@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,14 @@ import httpx
 from bridge.cache import Counters, Entry, TieredStore
 from bridge.client.errors import HostsUnavailable, ProtocolError, ServerError
 from bridge.client.hosts import Host, HostPool
-from bridge.client.meta import CACHE_SCOPES, CacheScope, ModelMeta, parse_meta_config
+from bridge.client.meta import (
+    CACHE_SCOPES,
+    CacheScope,
+    ModelMeta,
+    datastore_from_config,
+    parse_meta_config,
+)
+from bridge.config import load_config
 from bridge.mly.keys import InputError, KeyBuilder
 from bridge.models.dictionary import Dictionary, DictionaryError, dictionary_from_json
 
@@ -107,7 +115,9 @@ class Client:
     size (default: the server's ``Cache.SizeMb``, else 64). ``timeout``: seconds, every
     request. ``max_retry``: extra attempts after a transport error, each on the next host that
     is up (never after an HTTP answer). ``http2``: HTTP/2 with prior knowledge (h2c), as mly's
-    Go client; the default is HTTP/1.1 with keep-alive.
+    Go client; the default is HTTP/1.1 with keep-alive. ``config``: an mly configuration file
+    (the servers' YAML) to take the model's datastore and its connections from instead of
+    ``/meta/config``, whose connections our server does not publish.
     """
 
     def __init__(
@@ -120,6 +130,7 @@ class Client:
         timeout: float = 5.0,
         max_retry: int = 3,
         http2: bool = False,
+        config: str | os.PathLike[str] | None = None,
         backoff_s: float = 0.1,
         max_backoff_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
@@ -152,6 +163,9 @@ class Client:
         self.store: TieredStore | None = None
         try:
             self.meta: ModelMeta = parse_meta_config(model_id, self._get_json("config"))
+            if config is not None:
+                datastore = datastore_from_config(model_id, load_config(config))
+                self.meta = dataclasses.replace(self.meta, datastore=datastore)
             self._state = self._new_state(self._get_json("dictionary"))
             spec = self.meta.scoped(cache_scope, cache_size_mb)
             if spec is not None and self.meta.datastore is not None:

@@ -76,6 +76,18 @@ class ModelMeta:
         )
 
 
+def datastore_from_config(model_id: str, config: Config) -> Config | None:
+    """The model's datastore (and connections) in an mly configuration, such as the servers' own
+    YAML: for servers whose ``/meta/config`` does not give connections out (ours does not:
+    mly's Go client would dial a Redis connection as Aerospike)."""
+    model = next((m for m in config.models if m.id == model_id), None)
+    if model is None:
+        raise MetaError(f"{config.source}: no model {model_id!r}")
+    if not model.datastore:
+        return None
+    return dataclasses.replace(config, datastores=(config.datastore(model.datastore),))
+
+
 def parse_meta_config(model_id: str, document: Any) -> ModelMeta:
     if not isinstance(document, Mapping):
         raise MetaError(f"meta/config: expected an object, got {type(document).__name__}")
