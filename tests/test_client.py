@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +366,7 @@ def test_l1_and_l2_hits_from_a_real_redis_never_reach_the_server(
         assert result.data[:2] == [{"expand": 101}, {"expand": 102}]
         assert result.data[2] == {"expand": fake.value("zz", "a")}
         assert client.run(ROWS[:2]).status == "cached"  # copied to local memory
+        assert asyncio.run(client.arun(ROWS)).status == "cached"  # tiers read off the loop
         assert client.store is not None
         client.store.flush()
     assert l1.get_many(["b/c"])[0] == Entry(dict_hash, {"expand": 102})  # L2 hit copied to L1
@@ -394,3 +396,34 @@ Connections: [{{ID: r, Kind: redis, Hostnames: 127.0.0.1, Port: {redis_server.po
     with pytest.raises(MetaError, match="no model 'sli'"):
         make_client(fake, config=write_config(tmp_path, "Models: [{ID: x, URL: /x}]", "x.yaml"))
     l1.close()
+
+
+def test_a_host_that_times_out_is_a_transport_error_and_the_next_host_answers(
+    fake: FakeMly,
+) -> None:
+    with make_client(fake, ["127.0.0.1:1", "127.0.0.1:2"]) as client:
+        fake.silent_hosts = {"127.0.0.1:1", "127.0.0.1:2"}
+        with pytest.raises(HostsUnavailable, match="ReadTimeout"):
+            client.eval({"sa": "a", "sl": "a"})
+        fake.silent_hosts = {"127.0.0.1:1"}
+        assert client.run(ROWS).data == [{"expand": fake.value(r["sa"], r["sl"])} for r in ROWS]
+        assert [r.host for r in fake.evals()] == ["127.0.0.1:2"]
+
+
+def test_concurrent_callers_get_their_own_rows(fake: FakeMly, client: Client) -> None:
+    words = ["a", "b", "c", "x"]
+
+    def work(i: int) -> bool:
+        batch = [{"sa": words[(i + j) % 4], "sl": words[j % 4]} for j in range(6)]
+        result = client.run(batch)
+        return result.data == [{"expand": fake.value(r["sa"], r["sl"])} for r in batch]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(200)))
+    assert client.run([{"sa": w, "sl": v} for w in words for v in words]).status == "cached"
+
+
+def test_an_empty_batch_is_answered_without_a_request(fake: FakeMly, client: Client) -> None:
+    result = client.run([])
+    assert (result.status, result.data, result.cached) == ("cached", [], [])
+    assert fake.evals() == []

@@ -51,6 +51,8 @@ class FakeMly:
     """(status, plain-text body) for every eval."""
     down_hosts: set[str] = field(default_factory=set)
     """Hosts (``127.0.0.1:1``) whose connections are refused."""
+    silent_hosts: set[str] = field(default_factory=set)
+    """Hosts that accept the request and never answer (a read timeout)."""
     hash_override: int | None = None
     """A ``dictHash`` to answer instead of the dictionary's (a server that reloaded)."""
     drop_rows: int = 0
@@ -74,6 +76,8 @@ class FakeMly:
         host = f"{request.url.host}:{request.url.port}"
         if host in self.down_hosts:
             raise httpx.ConnectError("connection refused", request=request)
+        if host in self.silent_hosts:
+            raise httpx.ReadTimeout("timed out", request=request)
         body: Any = json.loads(request.content) if request.content else None
         recorded = Recorded(request.method, request.url.path, body, host)
         self.requests.append(recorded)
