@@ -303,20 +303,70 @@ void *metacall_value_to_exception(void *v)
 	return value ? (void *)value->data : NULL;
 }
 
+/* The children a value owns: the items of an ARRAY or MAP, the EXCEPTION of a THROWABLE. */
+static void **owned_children(struct mlb_value *value, size_t *count)
+{
+	if (value->id == METACALL_ARRAY || value->id == METACALL_MAP) {
+		*count = value->count;
+		return (void **)value->data;
+	}
+	if (value->id == METACALL_THROWABLE) {
+		*count = 1;
+		return (void **)value->data;
+	}
+	*count = 0;
+	return NULL;
+}
+
+/* A dead value's scalar slot (no longer read) links it into destroy's work lists: no
+   allocation, so destroy cannot fail, and no recursion, so nesting depth costs no stack. */
+_Static_assert(sizeof(((struct mlb_value *)0)->scalar) >= sizeof(void *), "the scalar slot holds a link");
+
+static void push_dead(struct mlb_value **top, struct mlb_value *value)
+{
+	memcpy(&value->scalar, top, sizeof(void *));
+	*top = value;
+}
+
+static struct mlb_value *pop_dead(struct mlb_value **top)
+{
+	struct mlb_value *value = *top;
+	memcpy(top, &value->scalar, sizeof(void *));
+	return value;
+}
+
+/*
+ * Iterative (issue 14 item 6): an ARRAY nested a million deep is destroyed in constant stack.
+ * Every value is marked dead when first reached and freed only at the end, so a container that
+ * holds itself (or an ancestor), or a child listed twice, is freed once and no freed memory is
+ * read, as with MetaCall's recursive destroy.
+ */
 void metacall_value_destroy(void *v)
 {
 	struct mlb_value *value = mlb_value_check(v);
 	if (value == NULL)
 		return;
 	value->magic = MLB_DEAD_MAGIC;
-	if (value->id == METACALL_ARRAY || value->id == METACALL_MAP) {
-		void **items = (void **)value->data;
-		for (size_t i = 0; i < value->count; ++i)
-			metacall_value_destroy(items[i]);
-	} else if (value->id == METACALL_THROWABLE) {
-		void *inner = NULL;
-		memcpy(&inner, value->data, sizeof(void *));
-		metacall_value_destroy(inner);
+	struct mlb_value *pending = NULL; /* dead containers whose children are still to visit */
+	struct mlb_value *visited = NULL; /* dead values to free */
+	push_dead(&pending, value);
+	while (pending != NULL) {
+		value = pop_dead(&pending);
+		size_t count;
+		void **children = owned_children(value, &count);
+		for (size_t i = 0; i < count; ++i) {
+			struct mlb_value *child = mlb_value_check(children[i]);
+			if (child == NULL)
+				continue;
+			child->magic = MLB_DEAD_MAGIC;
+			size_t grandchildren;
+			if (owned_children(child, &grandchildren) != NULL && grandchildren > 0)
+				push_dead(&pending, child);
+			else
+				push_dead(&visited, child);
+		}
+		push_dead(&visited, value);
 	}
-	free(value);
+	while (visited != NULL)
+		free(pop_dead(&visited));
 }
