@@ -44,7 +44,7 @@ bench-micro: setup
 	$(PY) -m pytest --benchmark-enable -k "bench or benchmark"
 	cd go_host && MLBRIDGE_GO_PERF=1 go test -count=1 -run 'PerformanceGoals|CacheHitGoal' -v ./metacall/
 	cd go_host && MLBRIDGE_GO_PERF=1 MLBRIDGE_WINE_CSV="$$(../$(PY) -m bridge.cli data)" go test -count=1 -run AdmissionGoals -v ./cmd/winedemo/
-	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/
+	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/ ./batcher/
 	$(BUILD)/bin/bench_c_call
 
 setup: venv system-packages data model quality-model shim go

@@ -75,6 +75,8 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 	switch x := v.(type) {
 	case nil:
 		return t.tag('n'), nil
+	case *encodedItem: // a Batcher item, converted by its caller (batch_item.go)
+		return append(t, x.tape...), nil
 	case string:
 		return t.text('s', x), nil
 	case bool:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"mlbridge/go_host/batcher"
 )
 
 // Lifecycle errors. Compare with errors.Is.
@@ -13,9 +15,9 @@ var (
 	// ErrDestroyed is returned by every call made after Destroy has started.
 	ErrDestroyed = errors.New("metacall: runtime destroyed")
 	// ErrOverloaded is returned by Batcher.Call at once when the Batcher's queue is full.
-	ErrOverloaded = errors.New("metacall: batcher queue is full")
+	ErrOverloaded = batcher.ErrOverloaded
 	// ErrBatcherClosed is returned by Batcher.Call after Close.
-	ErrBatcherClosed = errors.New("metacall: batcher closed")
+	ErrBatcherClosed = batcher.ErrClosed
 )
 
 // PythonError is a Python exception raised by a called function (or by the runtime while
@@ -83,24 +85,6 @@ func (e *ResultError) Error() string {
 		where = "result" + e.Path
 	}
 	return fmt.Sprintf("metacall: %s: %s: %s", e.Function, where, e.Reason)
-}
-
-// BatchLengthError is returned to every caller of a batch when the function returned a list
-// whose length differs from the number of items it was given (or something that is not a list).
-type BatchLengthError struct {
-	// Function is the batch function's name.
-	Function string
-	// Items is how many items the batch held.
-	Items int
-	// Got is the length of the returned list, or -1 when the result was not a list.
-	Got int
-}
-
-func (e *BatchLengthError) Error() string {
-	if e.Got < 0 {
-		return fmt.Sprintf("metacall: %s: batch of %d items returned a non-list result", e.Function, e.Items)
-	}
-	return fmt.Sprintf("metacall: %s: batch of %d items returned %d results", e.Function, e.Items, e.Got)
 }
 
 // pathError is a conversion failure (of an argument or of a result) with the path to the
