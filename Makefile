@@ -11,6 +11,7 @@ MODEL    := $(BUILD)/models/sentiment-$(SIZE)/saved_model.pb
 SHIM     := $(BUILD)/lib/libmetacall.so
 WINEDEMO := $(BUILD)/bin/winedemo
 C_DEMO   := $(BUILD)/bin/wine_sentiment
+SERVER   := $(BUILD)/bin/mlbridge-server
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 MAKEFLAGS += --no-print-directory
@@ -83,6 +84,7 @@ shim: venv
 
 go: shim
 	cd go_host && go build -o ../$(WINEDEMO) ./cmd/winedemo
+	cd go_host && go build -o ../$(SERVER) ./cmd/mlbridge-server
 
 # --- The real mly server (viant/mly v1.0.1), a benchmark and interop peer -----------------------
 # Built from the Go module proxy (go_host/peers/mlyserver, its own module) against the TensorFlow

@@ -103,13 +103,36 @@ def sentiment_model_dir() -> Path:
     return default_output_dir(os.environ.get("MLBRIDGE_SENTIMENT_SIZE") or "small")
 
 
+# -- mlbridge serve --------------------------------------------------------------------------
+
+SERVER = REPO_ROOT / "build" / "bin" / "mlbridge-server"
+
+
+class ServeCommand:
+    """Serve an mly configuration over mly's REST API (the Go server, ``make go`` builds it)."""
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("config", help="the mly configuration (YAML or JSON)")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        server = Path(os.environ.get("MLBRIDGE_SERVER") or SERVER)
+        if not os.access(server, os.X_OK):
+            print(f"mlbridge serve: no server at {server}; run `make go`", file=sys.stderr)
+            return 1
+        # The server replaces this process: one runtime in it, no Python parent left behind.
+        os.execv(server, [str(server), "-c", str(Path(args.config).resolve())])
+
+
 # -- the command table -------------------------------------------------------------------------
 
-Command = type[DataCommand] | type[DemoCommand] | ModuleType
+Command = type[DataCommand] | type[DemoCommand] | type[ServeCommand] | ModuleType
 COMMANDS: dict[str, tuple[str, Command | str]] = {
     "data": ("find or fetch the wine reviews CSV and print its path", DataCommand),
     "demo": ("run the Python wine sentiment demo through the bridge", DemoCommand),
     "bench": ("compare Go, C and Python hosts side by side (bench wine)", "bridge.bench.command"),
+    "serve": ("serve an mly configuration over HTTP (mly's REST API)", ServeCommand),
 }
 """``mlbridge <name>``: help text and a command class or the name of a command module."""
 

@@ -1,3 +1,3 @@
 module mlbridge/go_host
 
-go 1.23
+go 1.24

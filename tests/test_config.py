@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import Backoff, ConfigError, Timeout, load_config, parse_config
+from bridge.config import (
+    Backoff,
+    ConfigError,
+    Endpoint,
+    Timeout,
+    load_config,
+    parse_config,
+)
 
 FULL = """
 endpoint: {port: 8086}
@@ -61,7 +68,7 @@ def test_a_full_configuration_parses_into_typed_objects(tmp_path: Path) -> None:
         1000,
         1500,
     )
-    assert config.endpoint == {"port": 8086}
+    assert config.endpoint == Endpoint(port=8086)
 
 
 def test_defaults_are_mlys() -> None:

@@ -12,10 +12,12 @@ keys, key paths in errors), :mod:`~bridge.config.schema` is mly's schema written
 
 from bridge.config.model import (
     Backoff,
+    Batch,
     CacheSettings,
     Config,
     Connection,
     Datastore,
+    Endpoint,
     Field,
     Model,
     Reference,
@@ -26,11 +28,13 @@ from bridge.config.schema import load_config, parse_config
 
 __all__ = [
     "Backoff",
+    "Batch",
     "CacheSettings",
     "Config",
     "ConfigError",
     "Connection",
     "Datastore",
+    "Endpoint",
     "Field",
     "Model",
     "Reference",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 DEFAULT_TTL_MS = 900_000
 """mly's ``TimeToLiveMs`` default: 15 minutes."""
@@ -42,6 +42,41 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Server-side batching: mly's ``Batch`` (per model) or ``GlobalBatching`` section.
+
+    ``0`` leaves a setting to the HTTP server's default (mly: ``MaxBatchSize`` 0 = unbounded,
+    ``MaxQueuedBatches`` 16384). ``BatchWait`` (nanoseconds) and ``BatchWaitMicros`` both set
+    the wait; a negative one means no wait (mly normalises it to 0: immediate dispatch).
+    """
+
+    max_batch_size: int = 0
+    """Rows-carrying requests coalesced into one model call at most."""
+    batch_wait_micros: int = 500
+    """How long the first request of a batch waits for others (mly's default 500 µs)."""
+    max_evaluator_concurrency: int = 0
+    """Model calls in flight at once."""
+    max_queued_batches: int = 0
+    """Batches that may wait; past them a request is refused with 429."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """mly's ``Endpoint`` (``service/endpoint/config/endpoint.go``) with its defaults.
+
+    ``Host`` is ours (mly listens on every interface, which ``""`` keeps).
+    """
+
+    port: int = 8080
+    host: str = ""
+    buffer_size: int = 131_072
+    """The largest request body in bytes; a larger one gets 413."""
+    read_timeout_ms: int = 5_000
+    write_timeout_ms: int = 5_000
+    max_header_bytes: int = 8_192
+
+
+@dataclass(frozen=True)
 class Model:
     id: str
     url: Path
@@ -55,6 +90,8 @@ class Model:
     debug: bool = False
     reload_interval_ms: int = DEFAULT_RELOAD_INTERVAL_MS
     """Ours (mly: a fixed minute): poll period for hot reload (:mod:`bridge.mly.reload`)."""
+    batch: Batch | None = None
+    """``None``: the configuration's ``GlobalBatching`` (see :meth:`Config.batching`)."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +171,13 @@ class Config:
     models: tuple[Model, ...]
     datastores: tuple[Datastore, ...] = ()
     connections: tuple[Connection, ...] = ()
-    endpoint: Mapping[str, Any] = field(default_factory=dict)
-    """Kept as given (lower-cased keys) for the HTTP service."""
+    endpoint: Endpoint = field(default_factory=Endpoint)
     source: str = "<memory>"
+    global_batching: Batch | None = None
+
+    def batching(self, model: Model) -> Batch | None:
+        """The model's batching: its own ``Batch``, else ``GlobalBatching``, else ``None``."""
+        return model.batch if model.batch is not None else self.global_batching
 
     def datastore(self, datastore_id: str) -> Datastore:
         for d in self.datastores:

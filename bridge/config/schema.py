@@ -24,11 +24,13 @@ from bridge.config.model import (
     DEFAULT_TTL_MS,
     MAX_TTL_MS,
     Backoff,
+    Batch,
     CacheSettings,
     Config,
     Connection,
     ConnectionKind,
     Datastore,
+    Endpoint,
     Field,
     Model,
     Reference,
@@ -46,9 +48,7 @@ from bridge.config.reader import (
 
 # mly keys that are valid in a configuration but have no effect here.
 _IGNORED: dict[str, frozenset[str]] = {
-    "": frozenset(
-        {"globalbatching", "metrics", "enablememprof", "enablecpuprof", "tls", "allowedsubnet"}
-    ),
+    "": frozenset({"metrics", "enablememprof", "enablecpuprof", "tls", "allowedsubnet"}),
     "model": frozenset(
         {
             "location",
@@ -59,7 +59,6 @@ _IGNORED: dict[str, frozenset[str]] = {
             "outputtype",
             "transformer",
             "stream",
-            "batch",
             "test",
             "modified",
             "dictmeta",
@@ -71,6 +70,11 @@ _IGNORED: dict[str, frozenset[str]] = {
     "reference": frozenset({"retrytimems"}),
     "connection": frozenset(),
     "timeout": frozenset(),
+    # mly's global TF semaphore and body-buffer pool: our runtime has neither.
+    "endpoint": frozenset(
+        {"poolmaxsize", "maxevaluatorwaitms", "maxevaluatorwait", "maxevaluatorconcurrency"}
+    ),
+    "batch": frozenset({"timeoutadjustments", "verbose"}),
 }
 
 
@@ -124,12 +128,62 @@ def _config(document: Any, source: str, base_dir: Path) -> Config:
     known_datastores = {d.id for d in datastores}
     models = tuple(_model(p, raw, base_dir, known_datastores) for p, raw in model_items)
     _unique(models, "Models")
-    endpoint_section = top.section("Endpoint")
-    endpoint: dict[str, Any] = {}
-    if endpoint_section is not None:  # kept whole for the HTTP service, which reads it
-        endpoint = {k: endpoint_section.raw(k) for k in endpoint_section.names()}
+    endpoint = _endpoint(top.section("Endpoint", _IGNORED["endpoint"]))
+    global_batching = _batch(top.section("GlobalBatching", _IGNORED["batch"]))
     top.finish()
-    return Config(models, datastores, connections, endpoint, source)
+    return Config(models, datastores, connections, endpoint, source, global_batching)
+
+
+def _endpoint(s: Section | None) -> Endpoint:
+    if s is None:
+        return Endpoint()
+    default = Endpoint()
+    port = s.integer("Port", default.port)
+    if not 0 <= port <= 65535:
+        raise ConfigError(s.sub("Port"), f"must be between 0 and 65535, got {port}")
+    endpoint = Endpoint(
+        port=port,  # ours: 0 picks a free port (mly would take 8080)
+        host=s.string("Host"),
+        buffer_size=_positive(s, "BufferSize", default.buffer_size),
+        read_timeout_ms=_positive(s, "ReadTimeoutMs", default.read_timeout_ms),
+        write_timeout_ms=_positive(s, "WriteTimeoutMs", default.write_timeout_ms),
+        max_header_bytes=_positive(s, "MaxHeaderBytes", default.max_header_bytes),
+    )
+    s.raw("WriteTimeout")  # mly's Duration form of WriteTimeoutMs, derived from it
+    s.finish()
+    return endpoint
+
+
+def _positive(s: Section, name: str, default: int) -> int:
+    value = s.integer(name, default)
+    if value < 0:
+        raise ConfigError(s.sub(name), f"must be >= 0, got {value}")
+    return value or default  # mly: 0 means "the default"
+
+
+def _batch(s: Section | None) -> Batch | None:
+    if s is None:
+        return None
+    wait = Batch().batch_wait_micros
+    if s.has("BatchWait"):  # a Go time.Duration: nanoseconds
+        wait = s.integer("BatchWait", 0) // 1000
+    if s.has("BatchWaitMicros"):
+        wait = s.integer("BatchWaitMicros", 0)
+    batch = Batch(
+        max_batch_size=_nonnegative(s, "MaxBatchSize"),
+        batch_wait_micros=max(wait, 0),
+        max_evaluator_concurrency=_nonnegative(s, "MaxEvaluatorConcurrency"),
+        max_queued_batches=_nonnegative(s, "MaxQueuedBatches"),
+    )
+    s.finish()
+    return batch
+
+
+def _nonnegative(s: Section, name: str) -> int:
+    value = s.integer(name, 0)
+    if value < 0:
+        raise ConfigError(s.sub(name), f"must be >= 0, got {value}")
+    return value
 
 
 def _unique(items: Sequence[Model | Datastore | Connection], path: str) -> None:
@@ -170,6 +224,7 @@ def _model(path: str, raw: Any, base_dir: Path, datastores: set[str]) -> Model:
         tags=tags,
         debug=s.boolean("Debug"),
         reload_interval_ms=_nonnegative_ms(s, "ReloadIntervalMs", DEFAULT_RELOAD_INTERVAL_MS),
+        batch=_batch(s.section("Batch", _IGNORED["batch"])),
     )
     s.finish()
     return model

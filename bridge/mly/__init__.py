@@ -6,17 +6,56 @@ parts (TensorFlow, Redis, Aerospike) load with the first configuration.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bridge.mly.loader import MlyLoader
 from bridge.runtime import RUNTIME, Runtime
+
+if TYPE_CHECKING:
+    from bridge.mly.meta import ServerLoader
 
 MLY = MlyLoader()
 """The loader registered with :data:`bridge.RUNTIME`."""
 
 
+SERVER_TAG = "mly-server"
+"""The loader tag of the HTTP server's configuration (:mod:`bridge.mly.meta`)."""
+
+
+class _LazyServerLoader:
+    """:class:`bridge.mly.meta.ServerLoader`, imported (with TensorFlow) on its first load."""
+
+    def __init__(self, mly: MlyLoader) -> None:
+        self._mly = mly
+        self._real: ServerLoader | None = None
+
+    def _loader(self) -> ServerLoader:
+        if self._real is None:
+            from bridge.mly.meta import ServerLoader
+
+            self._real = ServerLoader(self._mly)
+        return self._real
+
+    def load_file(self, path: Path) -> Mapping[str, Callable[..., Any]]:
+        return self._loader().load_file(path)
+
+    def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]:
+        return self._loader().load_memory(source, name)
+
+    def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        if self._real is not None:
+            self._real.discard(functions)
+
+    def clear(self) -> None:
+        if self._real is not None:
+            self._real.clear()
+
+
 def register(runtime: Runtime = RUNTIME, loader: MlyLoader = MLY) -> None:
     runtime.register_loader("mly", loader)
+    runtime.register_loader(SERVER_TAG, _LazyServerLoader(loader))
 
 
 def snapshot() -> dict[str, Any]:
@@ -24,4 +63,4 @@ def snapshot() -> dict[str, Any]:
     return MLY.snapshot()
 
 
-__all__ = ["MLY", "MlyLoader", "register", "snapshot"]
+__all__ = ["MLY", "SERVER_TAG", "MlyLoader", "register", "snapshot"]

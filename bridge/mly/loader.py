@@ -44,6 +44,10 @@ class MlyLoader:
     def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]:
         return self._load(parse_config(source, source=f"<memory:{name or 'mly'}>"))
 
+    def load(self, config: Config) -> Mapping[str, Callable[..., Any]]:
+        """Serve an already parsed configuration (the ``"mly-server"`` loader's way in)."""
+        return self._load(config)
+
     def _load(self, config: Config) -> Mapping[str, Callable[..., Any]]:
         # Refused before anything is opened: the runtime would refuse the names anyway, and the
         # served model of that ID must keep its entry (and counters) here.

@@ -101,6 +101,26 @@ class ModelService:
         """Where the serving version was loaded from."""
         return self._state.url
 
+    @property
+    def fields(self) -> list[FieldSpec]:
+        """Every field a row may carry: model inputs, then auxiliary and key-only ones."""
+        return list(self._state.keys.fields.values())
+
+    @property
+    def input_dtypes(self) -> dict[str, str]:
+        return dict(self._state.predictor.input_dtypes)
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._state.predictor.output_names)
+
+    @property
+    def output_dtypes(self) -> dict[str, str]:
+        """Output name → dtype name, when the model says (a SavedModel's signature does)."""
+        signature = getattr(self._state.predictor, "signature", None)
+        outputs = getattr(signature, "outputs", ())
+        return {t.name: t.dtype for t in outputs}
+
     def reload(self, url: str | Path | None = None) -> None:
         """Load, warm and swap in the model again (from ``url`` if given); on failure the old
         one keeps serving. The poller (:mod:`bridge.mly.reload`) calls the two halves itself,
@@ -229,9 +249,60 @@ class ModelService:
             except InputError as exc:
                 raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
         self.counters.add_many(calls=1, rows=len(rows))
+        return self._answer(state, values)[0]
+
+    def process_many(
+        self, batches: list[list[Any]]
+    ) -> tuple[list[list[dict[str, Any]] | InputError], list[list[str]] | None, int]:
+        """Several callers' batches of rows in one pass (the HTTP server's coalesced requests).
+
+        Each batch is checked on its own: a bad one fails alone (its entry is the
+        :class:`InputError`); the rows of the others are looked up and evaluated together, as one
+        :meth:`process_batch`. Returns each batch's outputs (or error), each batch's cache keys
+        (``None`` when the model has no cache) and the dictionary hash (0 without one).
+        """
+        state = self._state
+        checked: list[list[dict[str, Any]] | InputError] = []
+        values: list[dict[str, Any]] = []
+        for rows in batches:
+            batch = []
+            try:
+                for row in rows:
+                    batch.append(state.keys.check(row))
+            except InputError as exc:
+                where = f"row {len(batch)}: " if len(rows) > 1 else ""
+                checked.append(InputError(f"{where}{exc}"))
+                continue
+            checked.append(batch)
+            values.extend(batch)
+        self.counters.add_many(calls=1, rows=len(values))
+        outputs, keys = self._answer(state, values)
+        results: list[list[dict[str, Any]] | InputError] = []
+        per_batch_keys: list[list[str]] | None = [] if keys is not None else None
+        start = 0
+        for entry in checked:
+            if isinstance(entry, InputError):
+                results.append(entry)
+                if per_batch_keys is not None:
+                    per_batch_keys.append([])
+                continue
+            end = start + len(entry)
+            results.append(outputs[start:end])
+            if per_batch_keys is not None and keys is not None:
+                per_batch_keys.append(keys[start:end])
+            start = end
+        dict_hash = state.dictionary.hash if state.dictionary is not None else 0
+        return results, per_batch_keys, dict_hash
+
+    def _answer(
+        self, state: ModelVersion, values: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str] | None]:
+        """Checked rows → their outputs in order (through the cache), and their keys."""
         store = self.store
         if store is None or state.dictionary is None:
-            return self._evaluate(state, values)
+            return self._evaluate(state, values), None
+        if not values:
+            return [], []
         keys = [state.keys.key(v) for v in values]
         row_of: dict[str, dict[str, Any]] = {}  # each distinct key's first row
         for key, value in zip(keys, values, strict=True):
@@ -244,7 +315,7 @@ class ModelService:
         if len(results) < len(unique):
             missing = {k: row_of[k] for k in unique if k not in results}
             results.update(self._resolve_misses(state, store, state.dictionary.hash, missing))
-        return [dict(results[k]) for k in keys]  # copies: stored values are shared
+        return [dict(results[k]) for k in keys], keys  # copies: stored values are shared
 
     def _resolve_misses(
         self,
