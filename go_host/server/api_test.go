@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sliHash is the dictHash mly's own server serves for string_lookups_int_model.
@@ -273,25 +274,26 @@ func TestMetaConfigAndDictionaryAsMlysClientReadsThem(t *testing.T) {
 
 func TestReadThroughARepeatIsNotEvaluated(t *testing.T) {
 	needServer(t)
-	evaluated := func() int64 { return stats(t, "sli").Runtime.Model.RowsEvaluated }
+	evaluated := func() int64 { return stats(t, "vec").Runtime.Model.RowsEvaluated }
 	step := func(what string, body string, client *http.Client, wantEvaluated int64) string {
 		t.Helper()
 		before := evaluated()
-		got := data(t, post(t, client, "sli", body))
+		got := data(t, post(t, client, "vec", body))
 		if n := evaluated() - before; n != wantEvaluated {
 			t.Fatalf("%s: %d rows evaluated, want %d", what, n, wantEvaluated)
 		}
 		return got
 	}
-	// c/b and [UNK]/c are keys no other test sends.
-	first := step("first", `{"sa":"c","sl":"b"}`, h2c, 1)
-	if again := step("repeat", `{"sa":"c","sl":"b"}`, h1, 0); again != first {
+	// tv is a wildcard (its raw text is in the key): a text of this run's own is a new key.
+	tv := fmt.Sprintf("a b c %d", time.Now().UnixNano())
+	first := step("first", `{"tv":"`+tv+`","sl":"a"}`, h2c, 1)
+	if again := step("repeat", `{"sl":"a","tv":"`+tv+`"}`, h1, 0); again != first {
 		t.Fatalf("repeat answered %s, first %s", again, first)
 	}
-	// Two out-of-vocabulary spellings of one key in one batch: evaluated once.
-	oov := step("OOV batch", `{"batch_size":2,"sa":["qq","rr"],"sl":["c","c"]}`, h1, 1)
+	// Two out-of-vocabulary spellings of sl (both [UNK]) in one batch: evaluated once.
+	oov := step("OOV batch", `{"batch_size":2,"tv":["`+tv+`"],"sl":["qq","rr"]}`, h1, 1)
 	// A third spelling later: from the cache.
-	if got := step("OOV repeat", `{"sa":"ss","sl":"c"}`, h2c, 0); "["+got+","+got+"]" != oov {
+	if got := step("OOV repeat", `{"tv":"`+tv+`","sl":"ss"}`, h2c, 0); "["+got+","+got+"]" != oov {
 		t.Fatalf("OOV answers %s and %s", oov, got)
 	}
 }

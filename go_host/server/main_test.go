@@ -43,6 +43,12 @@ Models:
   - ID: ko
     URL: %[2]s/keyed_out_model
     UseDict: false
+  - ID: vec
+    URL: %[2]s/vectorization_int_model
+    DataStore: sli
+    Inputs:
+      - Name: tv
+        Wildcard: true
 Datastores:
   - ID: sli
     Cache:

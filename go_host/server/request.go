@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 )
 
@@ -76,7 +77,13 @@ func decodeBody(body []byte) (*evalRequest, error) {
 	for i := range rows {
 		rows[i] = make(map[string]interface{}, len(obj))
 	}
-	for name, raw := range obj {
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first bad field named is the same every time
+	for _, name := range names {
+		raw := obj[name]
 		if !req.batch {
 			v, err := scalar(name, raw)
 			if err != nil {
