@@ -8,6 +8,14 @@ code (``c_shim/src``) that reaches :data:`bridge.RUNTIME` through the CPython AP
 Each entry point returns 1 on success and 0 on failure (cffi answers 0 when no Python code is
 attached, e.g. when this module failed to import), and records the reason of a failure with
 ``lib.mlbridge_record_error`` so that C reads it with ``metacall_error_last``.
+
+**This is the one module the C side reads Python names from.** ``c_shim/src/runtime.c``
+imports ``bridge._cabi`` when the runtime starts and reads the names in the section "What the
+C shim reads" below (objects, and the attribute names it then uses on every call); it imports
+no other module of ours and spells no other attribute of ours. Renaming something they point
+at means changing it here; ``tests/test_cabi.py`` checks that each one still resolves. (The
+shim also uses the standard names ``tolist`` of numpy and ``add_done_callback``,
+``exception`` and ``result`` of ``concurrent.futures.Future``.)
 """
 
 from __future__ import annotations
@@ -71,11 +79,36 @@ def _clear() -> None:
     RUNTIME.clear()
 
 
+# --- What the C shim reads ---------------------------------------------------------------
+#: The function table's owner.
+RUNTIME = RUNTIME
+#: ``RUNTIME.<TABLE>``: name -> Function, replaced (never mutated) by every load.
+TABLE = "table"
+#: ``Function.<CALLABLE>``: what a call calls.
+CALLABLE = "callable"
+#: ``Function.<COUNTS>``: ``array("q", [calls, errors])``, incremented by the C call routine.
+COUNTS = "counts"
+#: ``describe_exception(exc)`` gives an object with these three str attributes.
+describe_exception = describe_exception
+DESCRIPTION_TYPE = "type_name"
+DESCRIPTION_MESSAGE = "message"
+DESCRIPTION_TRACEBACK = "traceback"
+
+
 def await_result(name: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run the coroutine that a synchronous call of ``name`` returned on the runtime's event
     loop (as :meth:`Runtime.call` does), and wait for its value."""
-    future: concurrent.futures.Future[Any] = RUNTIME.submit_coroutine(name, coroutine)
-    return future.result()
+    return RUNTIME.await_coroutine(name, coroutine)
+
+
+def submit_coroutine(
+    name: str, coroutine: Coroutine[Any, Any, Any]
+) -> concurrent.futures.Future[Any]:
+    """Start the coroutine that an awaited call of ``name`` returned; its future."""
+    return RUNTIME.submit_coroutine(name, coroutine)
+
+
+# --- Entry points written in Python --------------------------------------------------------
 
 
 def _bench_floor(a: int, b: int) -> int:

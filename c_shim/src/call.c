@@ -1,7 +1,7 @@
 /*
- * call.c: function handles and the call path (metacall_function, metacallfv_s, metacallv_s,
- * metacallfv_await_struct_s), all in C with the CPython API: no Python code runs between the
- * host and the called function.
+ * call.c: function handles (the one name cache of every host) and the core call routine that
+ * metacallfv_s, metacallv_s, metacallfv_await_struct_s and the Go tape call (tape.c) share.
+ * All in C with the CPython API: no Python code runs between the host and the function.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,10 +19,12 @@
 struct mlb_function {
 	uint32_t magic;
 	struct mlb_function *next;
-	char *name;
+	char *name; /* NUL-terminated, and without a NUL inside */
+	size_t length;
 	PyObject *name_obj; /* under the GIL from here on */
 	PyObject *entry;    /* the bridge Function last seen under this name */
 	PyObject *callable; /* entry.callable */
+	Py_buffer counts;   /* entry.counts: int64 [calls, errors] */
 	atomic_ulong verified; /* generation + 1 at which the name was last found loaded */
 };
 
@@ -32,19 +34,19 @@ static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const not_initialized =
 	"metacall is not initialized (call metacall_initialize; after metacall_destroy calls fail until it is called again)";
 
-static unsigned hash_name(const char *name)
+static unsigned hash_name(const char *name, size_t length)
 {
 	unsigned h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)name; *p; ++p)
-		h = (h ^ *p) * 16777619u;
+	for (size_t i = 0; i < length; ++i)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
 	return h % BUCKETS;
 }
 
 /* Lock-free: entries are only ever prepended, with a release store, and never removed. */
-static struct mlb_function *find_cached(const char *name, unsigned bucket)
+static struct mlb_function *find_cached(const char *name, size_t length, unsigned bucket)
 {
 	for (struct mlb_function *f = atomic_load_explicit(&buckets[bucket], memory_order_acquire); f; f = f->next)
-		if (strcmp(f->name, name) == 0)
+		if (f->length == length && memcmp(f->name, name, length) == 0)
 			return f;
 	return NULL;
 }
@@ -57,40 +59,155 @@ static struct mlb_function *as_function(void *func)
 	return f;
 }
 
-/* Under the GIL: the current callable of f, or NULL with a Python exception set. */
-static PyObject *current_callable(struct mlb_function *f)
+/* Under the GIL: entry.counts as a writable buffer of two int64 (a new export in view). */
+static int counts_of(PyObject *entry, Py_buffer *view)
 {
-	PyObject *table = PyObject_GetAttr(mlb_py.runtime, mlb_py.s_functions);
+	PyObject *counts = PyObject_GetAttr(entry, mlb_py.s_counts);
+	if (counts == NULL)
+		return -1;
+	int rc = PyObject_GetBuffer(counts, view, PyBUF_WRITABLE | PyBUF_FORMAT);
+	Py_DECREF(counts);
+	if (rc != 0)
+		return -1;
+	if (view->itemsize != 8 || view->len < 16 || view->format == NULL || strcmp(view->format, "q") != 0) {
+		PyBuffer_Release(view);
+		PyErr_SetString(PyExc_TypeError, "Function.counts is not an array('q', [calls, errors])");
+		return -1;
+	}
+	return 0;
+}
+
+/* Under the GIL: makes f's entry, callable and counts those of the Function now loaded under
+   its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
+static int refresh(struct mlb_function *f)
+{
+	PyObject *table = PyObject_GetAttr(mlb_py.runtime, mlb_py.s_table);
 	if (table == NULL)
-		return NULL;
+		return -1;
 	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj);
 	if (entry == NULL) {
 		Py_DECREF(table);
 		if (!PyErr_Occurred())
 			PyErr_Format(PyExc_LookupError, "function not found: '%s'", f->name);
-		return NULL;
+		return -1;
 	}
-	/* Our own reference: getting .callable may run Python code, and with it a reload on
+	/* Our own reference: reading attributes may run Python code, and with it a reload on
 	   another thread that drops this entry from the table. */
 	Py_INCREF(entry);
 	Py_DECREF(table);
 	if (entry == f->entry) {
 		Py_DECREF(entry);
-		return f->callable;
+		return 0;
 	}
+	Py_buffer counts;
 	PyObject *callable = PyObject_GetAttr(entry, mlb_py.s_callable);
-	if (callable == NULL) {
+	if (callable == NULL || counts_of(entry, &counts) != 0) {
+		Py_XDECREF(callable);
 		Py_DECREF(entry);
-		return NULL;
+		return -1;
 	}
-	/* Swap both in before dropping the old pair: a release can run Python code, and another
-	   thread must never see an entry with the callable of another. */
+	/* Swap all in before dropping the old ones: a release can run Python code, and another
+	   thread must never see an entry with the callable or counters of another. */
 	PyObject *old_entry = f->entry, *old_callable = f->callable;
+	Py_buffer old_counts = f->counts;
 	f->entry = entry;
 	f->callable = callable;
+	f->counts = counts;
+	if (old_entry != NULL)
+		PyBuffer_Release(&old_counts);
 	Py_XDECREF(old_entry);
 	Py_XDECREF(old_callable);
-	return f->callable;
+	return 0;
+}
+
+static void discard(struct mlb_function *f)
+{
+	Py_XDECREF(f->name_obj);
+	free(f->name);
+	free(f);
+}
+
+/* Under the GIL: a new, unpublished handle for name (no NUL inside), or NULL with an
+   exception set. */
+static struct mlb_function *new_function(const char *name, size_t length)
+{
+	struct mlb_function *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->name = malloc(length + 1)) == NULL) {
+		free(f);
+		PyErr_NoMemory();
+		return NULL;
+	}
+	memcpy(f->name, name, length);
+	f->name[length] = '\0';
+	f->length = length;
+	f->name_obj = PyUnicode_DecodeUTF8(name, (Py_ssize_t)length, "strict");
+	if (f->name_obj == NULL) {
+		PyErr_Clear();
+		PyErr_SetString(PyExc_ValueError, "the function name is not valid UTF-8");
+		discard(f);
+		return NULL;
+	}
+	PyUnicode_InternInPlace(&f->name_obj);
+	f->magic = MLB_FUNCTION_MAGIC;
+	return f;
+}
+
+struct mlb_function *mlb_function_lookup(const char *name, size_t length)
+{
+	unsigned bucket = hash_name(name, length);
+	unsigned long gen = mlb_table_generation();
+	struct mlb_function *f = find_cached(name, length, bucket);
+	/* Loads only add names, so a handle seen loaded in this generation still is; only
+	   metacall_destroy (a new generation) makes us ask Python again. */
+	if (f != NULL && atomic_load(&f->verified) == gen + 1)
+		return f;
+	struct mlb_function *fresh = f ? f : new_function(name, length);
+	if (fresh == NULL)
+		return NULL;
+	if (refresh(fresh) != 0) {
+		if (fresh != f) /* refresh set nothing in it */
+			discard(fresh);
+		return NULL;
+	}
+	atomic_store(&fresh->verified, gen + 1);
+	if (fresh == f)
+		return f;
+	pthread_mutex_lock(&insert_lock);
+	struct mlb_function *raced = find_cached(name, length, bucket);
+	if (raced == NULL) {
+		fresh->next = atomic_load_explicit(&buckets[bucket], memory_order_relaxed);
+		atomic_store_explicit(&buckets[bucket], fresh, memory_order_release);
+	}
+	pthread_mutex_unlock(&insert_lock);
+	if (raced == NULL)
+		return fresh;
+	/* another thread cached it first: keep theirs */
+	PyBuffer_Release(&fresh->counts);
+	Py_DECREF(fresh->entry);
+	Py_DECREF(fresh->callable);
+	discard(fresh);
+	return raced;
+}
+
+PyObject *mlb_invoke(struct mlb_function *f, PyObject *args, int await_coroutine)
+{
+	if (refresh(f) != 0)
+		return NULL;
+	/* Our own references: a reload on another thread may replace f's entry mid-call. The
+	   entry keeps its counts array (never resized) alive, so the pointer stays good. */
+	PyObject *entry = f->entry, *callable = f->callable;
+	int64_t *counts = f->counts.buf;
+	Py_INCREF(entry);
+	Py_INCREF(callable);
+	++counts[0];
+	PyObject *result = PyObject_Call(callable, args, NULL);
+	if (result != NULL && await_coroutine && PyCoro_CheckExact(result)) /* an async def */
+		Py_SETREF(result, PyObject_CallFunctionObjArgs(mlb_py.await_result, f->name_obj, result, NULL));
+	if (result == NULL)
+		++counts[1];
+	Py_DECREF(callable);
+	Py_DECREF(entry);
+	return result;
 }
 
 static void record_pyerr(void)
@@ -100,59 +217,6 @@ static void record_pyerr(void)
 	if (metacall_error_from_value(throwable, &ex) == 0)
 		mlbridge_record_error(ex.label, ex.message, ex.stacktrace);
 	metacall_value_destroy(throwable);
-}
-
-/* Under the GIL: the handle of name if it is loaded now, else NULL (error recorded). */
-static struct mlb_function *verify(struct mlb_function *known, const char *name, unsigned bucket,
-				   unsigned long gen)
-{
-	struct mlb_function *f = known;
-	if (f == NULL) {
-		f = calloc(1, sizeof(*f));
-		if (f == NULL || (f->name = strdup(name)) == NULL) {
-			free(f);
-			mlbridge_record_error("MemoryError", "out of memory", "");
-			return NULL;
-		}
-		f->name_obj = PyUnicode_DecodeUTF8(name, (Py_ssize_t)strlen(name), "strict");
-		if (f->name_obj == NULL) {
-			PyErr_Clear();
-			free(f->name);
-			free(f);
-			mlbridge_record_error("ValueError", "metacall_function: the name is not valid UTF-8", "");
-			return NULL;
-		}
-		PyUnicode_InternInPlace(&f->name_obj);
-		f->magic = MLB_FUNCTION_MAGIC;
-	}
-	if (current_callable(f) == NULL) {
-		record_pyerr();
-		if (f != known) {
-			Py_DECREF(f->name_obj);
-			free(f->name);
-			free(f);
-		}
-		return NULL;
-	}
-	atomic_store(&f->verified, gen + 1);
-	if (f != known) {
-		pthread_mutex_lock(&insert_lock);
-		struct mlb_function *raced = find_cached(name, bucket);
-		if (raced == NULL) {
-			f->next = atomic_load_explicit(&buckets[bucket], memory_order_relaxed);
-			atomic_store_explicit(&buckets[bucket], f, memory_order_release);
-		}
-		pthread_mutex_unlock(&insert_lock);
-		if (raced != NULL) { /* another thread cached it first: keep theirs */
-			Py_XDECREF(f->entry);
-			Py_XDECREF(f->callable);
-			Py_DECREF(f->name_obj);
-			free(f->name);
-			free(f);
-			f = raced;
-		}
-	}
-	return f;
 }
 
 void *metacall_function(const char *name)
@@ -165,14 +229,13 @@ void *metacall_function(const char *name)
 		mlbridge_record_error("mlbridge.NotInitialized", not_initialized, "");
 		return NULL;
 	}
-	unsigned bucket = hash_name(name);
-	unsigned long gen = mlb_table_generation();
-	struct mlb_function *f = find_cached(name, bucket);
-	/* Loads only add names, so a handle seen loaded in this generation still is; only
-	   metacall_destroy (a new generation) makes us ask Python again. */
-	if (f == NULL || atomic_load(&f->verified) != gen + 1) {
+	size_t length = strlen(name);
+	struct mlb_function *f = find_cached(name, length, hash_name(name, length));
+	if (f == NULL || atomic_load(&f->verified) != mlb_table_generation() + 1) {
 		int taken = mlb_gil_take();
-		f = verify(f, name, bucket, gen);
+		f = mlb_function_lookup(name, length);
+		if (f == NULL)
+			record_pyerr();
 		mlb_gil_give(taken);
 	}
 	mlb_leave_call();
@@ -202,10 +265,10 @@ static void *check_call(const char *who, struct mlb_function *f, void *args[], s
 	return NULL;
 }
 
-/* Under the GIL: the argument tuple, leaving `skip` leading slots for the caller. */
-static PyObject *build_args(void *args[], size_t size, size_t skip)
+/* Under the GIL: the argument tuple of MetaCall values. */
+static PyObject *build_args(void *args[], size_t size)
 {
-	PyObject *tuple = PyTuple_New((Py_ssize_t)(size + skip));
+	PyObject *tuple = PyTuple_New((Py_ssize_t)size);
 	if (tuple == NULL)
 		return NULL;
 	for (size_t i = 0; i < size; ++i) {
@@ -214,7 +277,7 @@ static PyObject *build_args(void *args[], size_t size, size_t skip)
 			Py_DECREF(tuple);
 			return NULL;
 		}
-		PyTuple_SET_ITEM(tuple, (Py_ssize_t)(i + skip), o);
+		PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, o);
 	}
 	return tuple;
 }
@@ -229,15 +292,9 @@ void *metacallfv_s(void *func, void *args[], size_t size)
 		return mlb_throwable_new("mlbridge.NotInitialized", not_initialized, "");
 	void *ret = NULL;
 	int taken = mlb_gil_take();
-	/* Our own reference: a reload on another thread may replace f->callable mid-call. */
-	PyObject *callable = current_callable(f);
-	Py_XINCREF(callable);
-	PyObject *tuple = callable ? build_args(args, size, 0) : NULL;
-	PyObject *result = tuple ? PyObject_Call(callable, tuple, NULL) : NULL;
+	PyObject *tuple = build_args(args, size);
+	PyObject *result = tuple ? mlb_invoke(f, tuple, 1) : NULL;
 	Py_XDECREF(tuple);
-	Py_XDECREF(callable);
-	if (result != NULL && PyCoro_CheckExact(result)) /* an async def: wait for its value */
-		Py_SETREF(result, PyObject_CallFunctionObjArgs(mlb_py.await_result, f->name_obj, result, NULL));
 	if (result != NULL) {
 		ret = mlb_py_to_value(result);
 		Py_DECREF(result);
@@ -263,18 +320,38 @@ void *metacallv_s(const char *name, void *args[], size_t size)
 	return metacallfv_s(func, args, size);
 }
 
-/* What a pending await needs when its Python future completes. */
+/* What a pending await needs when its result is ready. */
 struct await_context {
 	metacall_await_callbacks callbacks;
 	void *data;
+	PyObject *entry; /* the Function called: its counters count a failed coroutine */
+	int64_t *counts;
 };
 
 static void free_await_context(PyObject *capsule)
 {
-	free(PyCapsule_GetPointer(capsule, "mlbridge.await"));
+	struct await_context *ctx = PyCapsule_GetPointer(capsule, "mlbridge.await");
+	Py_XDECREF(ctx->entry);
+	free(ctx);
 }
 
-/* future.add_done_callback target; runs where the future completes, with the GIL. */
+/* With the GIL: hands value (a new value) to the resolve or reject callback, without the
+   GIL, then destroys it; ends the hold that metacallfv_await_struct_s took. */
+static void deliver(struct await_context *ctx, void *value, int failed)
+{
+	metacall_await_callback callback = failed ? ctx->callbacks.reject : ctx->callbacks.resolve;
+	void *data = ctx->data;
+	/* The host's callback may call back into metacall or block: it runs without the GIL. */
+	Py_BEGIN_ALLOW_THREADS
+	void *answer = callback ? callback(value, data) : NULL;
+	if (answer != NULL && answer != value)
+		metacall_value_destroy(answer);
+	metacall_value_destroy(value);
+	Py_END_ALLOW_THREADS
+	mlb_release_call();
+}
+
+/* future.add_done_callback target; runs where the coroutine completes, with the GIL. */
 static PyObject *await_done(PyObject *capsule, PyObject *future)
 {
 	struct await_context *ctx = PyCapsule_GetPointer(capsule, "mlbridge.await");
@@ -284,8 +361,10 @@ static PyObject *await_done(PyObject *capsule, PyObject *future)
 	int failed = 1;
 	PyObject *exc = PyObject_CallMethodNoArgs(future, mlb_py.s_exception);
 	if (exc == NULL) { /* cancelled */
+		++ctx->counts[1];
 		value = mlb_throwable_from_pyerr();
 	} else if (exc != Py_None) {
+		++ctx->counts[1];
 		value = mlb_throwable_from_exception(exc);
 	} else {
 		PyObject *result = PyObject_CallMethodNoArgs(future, mlb_py.s_result);
@@ -296,20 +375,55 @@ static PyObject *await_done(PyObject *capsule, PyObject *future)
 			value = mlb_throwable_from_pyerr();
 	}
 	Py_XDECREF(exc);
-	metacall_await_callback callback = failed ? ctx->callbacks.reject : ctx->callbacks.resolve;
-	void *data = ctx->data;
-	/* The host's callback may call back into metacall or block: it runs without the GIL. */
-	Py_BEGIN_ALLOW_THREADS
-	void *answer = callback ? callback(value, data) : NULL;
-	if (answer != NULL && answer != value)
-		metacall_value_destroy(answer);
-	metacall_value_destroy(value);
-	Py_END_ALLOW_THREADS
-	mlb_release_call(); /* held by metacallfv_await_struct_s */
+	deliver(ctx, value, failed);
 	Py_RETURN_NONE;
 }
 
 static PyMethodDef await_done_def = { "mlbridge_await_done", (PyCFunction)await_done, METH_O, NULL };
+
+/* Under the GIL, with the call entered: starts f and arranges for ctx's callbacks to run;
+   the answer is a FUTURE value, or NULL with an exception set (then no callback runs). */
+static void *start_await(struct mlb_function *f, void *args[], size_t size, PyObject *capsule,
+			 struct await_context *ctx)
+{
+	PyObject *tuple = build_args(args, size);
+	if (tuple == NULL || refresh(f) != 0) {
+		Py_XDECREF(tuple);
+		return NULL;
+	}
+	ctx->entry = f->entry;
+	Py_INCREF(ctx->entry);
+	ctx->counts = f->counts.buf;
+	PyObject *result = mlb_invoke(f, tuple, 0);
+	Py_DECREF(tuple);
+	if (result != NULL && PyCoro_CheckExact(result)) {
+		PyObject *future = PyObject_CallFunctionObjArgs(mlb_py.submit_coroutine, f->name_obj, result, NULL);
+		Py_DECREF(result);
+		PyObject *done = future ? PyCFunction_New(&await_done_def, capsule) : NULL;
+		void *ret = NULL;
+		if (done != NULL) {
+			/* The pending await counts as a call in flight until its callback has run
+			   (which may be right now, inside add_done_callback, if it is done). */
+			mlb_hold_call();
+			PyObject *r = PyObject_CallMethodOneArg(future, mlb_py.s_add_done_callback, done);
+			if (r == NULL)
+				mlb_release_call();
+			else
+				ret = mlb_future_new();
+			Py_XDECREF(r);
+			Py_DECREF(done);
+		}
+		Py_XDECREF(future);
+		return ret;
+	}
+	/* It raised (counted by mlb_invoke), or it was not async: the callback runs now. */
+	void *value = result ? mlb_py_to_value(result) : NULL;
+	int failed = value == NULL;
+	Py_XDECREF(result);
+	mlb_hold_call();
+	deliver(ctx, failed ? mlb_throwable_from_pyerr() : value, failed);
+	return mlb_future_new();
+}
 
 void *metacallfv_await_struct_s(void *func, void *args[], size_t size, metacall_await_callbacks cb, void *data)
 {
@@ -317,7 +431,7 @@ void *metacallfv_await_struct_s(void *func, void *args[], size_t size, metacall_
 	void *invalid = check_call("metacallfv_await_struct_s", f, args, size);
 	if (invalid != NULL)
 		return invalid;
-	struct await_context *ctx = malloc(sizeof(*ctx));
+	struct await_context *ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL)
 		return mlb_throwable_new("MemoryError", "out of memory", "");
 	ctx->callbacks = cb;
@@ -331,32 +445,10 @@ void *metacallfv_await_struct_s(void *func, void *args[], size_t size, metacall_
 	PyObject *capsule = PyCapsule_New(ctx, "mlbridge.await", free_await_context);
 	if (capsule == NULL)
 		free(ctx);
-	PyObject *call_args = capsule ? build_args(args, size, 1) : NULL;
-	PyObject *future = NULL;
-	if (call_args != NULL) {
-		Py_INCREF(f->name_obj);
-		PyTuple_SET_ITEM(call_args, 0, f->name_obj);
-		PyObject *call_async = PyObject_GetAttr(mlb_py.runtime, mlb_py.s_call_async);
-		future = call_async ? PyObject_Call(call_async, call_args, NULL) : NULL;
-		Py_XDECREF(call_async);
-		Py_DECREF(call_args);
-	}
-	PyObject *done = future ? PyCFunction_New(&await_done_def, capsule) : NULL;
-	if (done != NULL) {
-		/* The pending await counts as a call in flight until its callback has run (which
-		   may be right now, inside add_done_callback, if the function was not async). */
-		mlb_hold_call();
-		PyObject *r = PyObject_CallMethodOneArg(future, mlb_py.s_add_done_callback, done);
-		if (r == NULL)
-			mlb_release_call();
-		else
-			ret = mlb_future_new();
-		Py_XDECREF(r);
-		Py_DECREF(done);
-	}
+	else
+		ret = start_await(f, args, size, capsule, ctx);
 	if (ret == NULL)
 		ret = mlb_throwable_from_pyerr();
-	Py_XDECREF(future);
 	Py_XDECREF(capsule);
 	mlb_gil_give(taken);
 	mlb_leave_call();

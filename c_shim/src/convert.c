@@ -2,17 +2,57 @@
  * convert.c: values <-> Python objects with the CPython API, as MetaCall's Python loader maps
  * them: bool<->BOOL, int<->LONG (CHAR/SHORT/INT come in as int), float<->DOUBLE (FLOAT comes in
  * as float), str<->STRING, bytes<->BUFFER, list/tuple<->ARRAY, dict<->MAP, None<->NULL.
+ * Anything with a .tolist() (numpy scalars and arrays) becomes the plain value of its list.
  * A dict result whose keys are not all str is an error (a TypeError naming the key), never a
  * MAP with other keys: MetaCall's programs (the upstream Go port) read every MAP key as a string.
- * Anything with a .tolist() (numpy scalars and arrays) becomes the plain value of its list.
- * Runs with the GIL held.
+ *
+ * The Python -> host direction is one walker (mlb_export) over a sink, so MetaCall values and
+ * the Go tape (tape.c) follow the same rules. Runs with the GIL held.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "glue.h"
 
+/* --- MetaCall values -> Python ------------------------------------------------------------ */
+
 static PyObject *to_py(void *v, size_t arg);
+
+/* The key already in dict that equals key (a borrowed reference), or NULL. */
+static PyObject *equal_key(PyObject *dict, PyObject *key)
+{
+	Py_ssize_t pos = 0;
+	PyObject *k, *v;
+	while (PyDict_Next(dict, &pos, &k, &v))
+		if (PyObject_RichCompareBool(k, key, Py_EQ) == 1)
+			return k;
+	PyErr_Clear();
+	return NULL;
+}
+
+int mlb_dict_add_new(PyObject *dict, PyObject *key, PyObject *value, size_t arg)
+{
+	Py_ssize_t before = PyDict_GET_SIZE(dict);
+	PyObject *earlier = NULL;
+	int found = PyDict_Contains(dict, key);
+	if (found == 1)
+		earlier = equal_key(dict, key);
+	if (found == 1 && earlier != NULL) {
+		PyErr_Format(PyExc_ValueError, "argument %zu: MAP keys %.100R and %.100R are equal in Python (one dict key)",
+			     arg, earlier, key);
+		return -1;
+	}
+	if (found < 0 || PyDict_SetItem(dict, key, value) < 0) {
+		PyErr_Clear();
+		PyErr_Format(PyExc_TypeError, "argument %zu: MAP key %.100R is not hashable", arg, key);
+		return -1;
+	}
+	if (PyDict_GET_SIZE(dict) == before) { /* equal keys that the search above missed */
+		PyErr_Format(PyExc_ValueError, "argument %zu: MAP key %.100R equals another key in Python", arg, key);
+		return -1;
+	}
+	return 0;
+}
 
 static PyObject *array_to_py(struct mlb_value *value, size_t arg)
 {
@@ -49,18 +89,11 @@ static PyObject *map_to_py(struct mlb_value *value, size_t arg)
 		if (key == NULL)
 			goto fail;
 		PyObject *item = to_py(kv[1], arg);
-		if (item == NULL) {
-			Py_DECREF(key);
-			goto fail;
-		}
-		int rc = PyDict_SetItem(dict, key, item);
+		int rc = item ? mlb_dict_add_new(dict, key, item, arg) : -1;
 		Py_DECREF(key);
-		Py_DECREF(item);
-		if (rc < 0) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_TypeError, "argument %zu: MAP key %zu is not hashable", arg, i);
+		Py_XDECREF(item);
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	return dict;
 fail:
@@ -122,153 +155,254 @@ PyObject *mlb_value_to_py(void *v, size_t arg)
 	return to_py(v, arg);
 }
 
-static void destroy_items(void **items, size_t n)
-{
-	for (size_t i = 0; i < n; ++i)
-		metacall_value_destroy(items[i]);
-}
+/* --- Python -> a sink: the rules -------------------------------------------------------- */
 
-static void *sequence_to_value(PyObject *o)
+static int export(PyObject *o, struct mlb_sink *sink);
+
+static int export_sequence(PyObject *o, struct mlb_sink *sink)
 {
 	PyObject *seq = PySequence_Fast(o, "not a sequence");
 	if (seq == NULL)
-		return NULL;
+		return -1;
 	Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-	void *array = metacall_value_create_array(NULL, (size_t)n);
-	if (array == NULL) {
-		Py_DECREF(seq);
-		return PyErr_NoMemory();
-	}
-	void **items = metacall_value_to_array(array);
-	for (Py_ssize_t i = 0; i < n; ++i) {
+	int rc = sink->open(sink, METACALL_ARRAY, (size_t)n);
+	for (Py_ssize_t i = 0; rc == 0 && i < n; ++i) {
 		/* A tolist() below may run Python code that shrinks a list under us. */
 		if (i >= PySequence_Fast_GET_SIZE(seq)) {
 			PyErr_SetString(PyExc_RuntimeError, "a list changed size while it was converted");
-			goto fail;
+			rc = -1;
+		} else {
+			rc = export(PySequence_Fast_GET_ITEM(seq, i), sink);
 		}
-		items[i] = mlb_py_to_value(PySequence_Fast_GET_ITEM(seq, i));
-		if (items[i] == NULL)
-			goto fail;
 	}
 	Py_DECREF(seq);
-	return array;
-fail:
-	Py_DECREF(seq);
-	metacall_value_destroy(array);
-	return NULL;
+	return rc == 0 ? sink->close(sink) : -1;
 }
 
-static void *dict_to_value(PyObject *o)
+static int export_dict(PyObject *o, struct mlb_sink *sink)
 {
 	PyObject *entries = PyDict_Items(o); /* a snapshot: conversions may run Python code */
 	if (entries == NULL)
-		return NULL;
+		return -1;
 	Py_ssize_t n = PyList_GET_SIZE(entries);
-	void *map = metacall_value_create_map(NULL, (size_t)n);
-	if (map == NULL) {
-		Py_DECREF(entries);
-		return PyErr_NoMemory();
-	}
-	void **pairs = metacall_value_to_map(map);
+	/* MetaCall's own Python loader drops such entries silently, and the upstream Go port
+	   panics on a key that is not a string: refuse the dict, naming the key. */
 	for (Py_ssize_t i = 0; i < n; ++i) {
-		PyObject *entry = PyList_GET_ITEM(entries, i);
-		PyObject *key = PyTuple_GET_ITEM(entry, 0);
-		/* MetaCall's own Python loader drops such entries silently, and the upstream Go port
-		   panics on a key that is not a string: refuse the dict, naming the key. */
+		PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(entries, i), 0);
 		if (!PyUnicode_Check(key)) {
 			PyErr_Format(PyExc_TypeError, "dict key %.200R (%.100s) is not a string", key,
 				     Py_TYPE(key)->tp_name);
-			goto fail;
-		}
-		void *kv[2] = { mlb_py_to_value(key), NULL };
-		if (kv[0] != NULL)
-			kv[1] = mlb_py_to_value(PyTuple_GET_ITEM(entry, 1));
-		if (kv[1] == NULL) {
-			destroy_items(kv, 2);
-			goto fail;
-		}
-		pairs[i] = metacall_value_create_array((const void **)kv, 2);
-		if (pairs[i] == NULL) {
-			destroy_items(kv, 2);
-			PyErr_NoMemory();
-			goto fail;
+			Py_DECREF(entries);
+			return -1;
 		}
 	}
+	int rc = sink->open(sink, METACALL_MAP, (size_t)n);
+	for (Py_ssize_t i = 0; rc == 0 && i < n; ++i) {
+		PyObject *entry = PyList_GET_ITEM(entries, i);
+		rc = export(PyTuple_GET_ITEM(entry, 0), sink);
+		if (rc == 0)
+			rc = export(PyTuple_GET_ITEM(entry, 1), sink);
+	}
 	Py_DECREF(entries);
-	return map;
-fail:
-	Py_DECREF(entries);
-	metacall_value_destroy(map);
-	return NULL;
+	return rc == 0 ? sink->close(sink) : -1;
 }
 
-static void *text_to_value(PyObject *o)
+/* numpy scalars and arrays (and anything else list-like) travel as plain values. */
+static int export_tolist(PyObject *o, struct mlb_sink *sink)
 {
-	Py_ssize_t n;
-	const char *utf8 = PyUnicode_AsUTF8AndSize(o, &n);
-	if (utf8 == NULL)
-		return NULL; /* lone surrogates: a UnicodeEncodeError becomes the THROWABLE */
-	void *v = metacall_value_create_string(utf8, (size_t)n);
-	return v ? v : PyErr_NoMemory();
+	PyObject *tolist = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+	if (PyObject_GetOptionalAttr(o, mlb_py.s_tolist, &tolist) < 0)
+#else
+	if (_PyObject_LookupAttr(o, mlb_py.s_tolist, &tolist) < 0)
+#endif
+		return -1;
+	if (tolist == NULL) {
+		PyErr_Format(PyExc_TypeError, "cannot convert a Python %.200s to a MetaCall value", Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	PyObject *plain = PyObject_CallNoArgs(tolist);
+	Py_DECREF(tolist);
+	if (plain == NULL)
+		return -1;
+	int rc = export(plain, sink);
+	Py_DECREF(plain);
+	return rc;
 }
 
-static void *convert(PyObject *o)
+static int export_one(PyObject *o, struct mlb_sink *sink)
 {
-	void *v = NULL;
 	if (o == Py_None)
-		v = metacall_value_create_null();
-	else if (PyBool_Check(o))
-		v = metacall_value_create_bool(o == Py_True);
-	else if (PyLong_Check(o)) {
+		return sink->null(sink);
+	if (PyBool_Check(o))
+		return sink->truth(sink, o == Py_True);
+	if (PyLong_Check(o)) {
 		long l = PyLong_AsLong(o);
 		if (l == -1 && PyErr_Occurred())
-			return NULL; /* OverflowError: beyond the 64-bit range of LONG */
-		v = metacall_value_create_long(l);
-	} else if (PyFloat_Check(o))
-		v = metacall_value_create_double(PyFloat_AS_DOUBLE(o));
-	else if (PyUnicode_Check(o))
-		return text_to_value(o);
-	else if (PyBytes_Check(o))
-		v = metacall_value_create_buffer(PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
-	else if (PyByteArray_Check(o))
-		v = metacall_value_create_buffer(PyByteArray_AS_STRING(o), (size_t)PyByteArray_GET_SIZE(o));
-	else if (PyList_Check(o) || PyTuple_Check(o))
-		return sequence_to_value(o);
-	else if (PyDict_Check(o))
-		return dict_to_value(o);
-	else {
-		/* numpy scalars and arrays (and anything else list-like) travel as plain values. */
-		PyObject *tolist = NULL;
-#if PY_VERSION_HEX >= 0x030D0000
-		if (PyObject_GetOptionalAttr(o, mlb_py.s_tolist, &tolist) < 0)
-#else
-		if (_PyObject_LookupAttr(o, mlb_py.s_tolist, &tolist) < 0)
-#endif
-			return NULL;
-		if (tolist == NULL) {
-			PyErr_Format(PyExc_TypeError, "cannot convert a Python %.200s to a MetaCall value",
-				     Py_TYPE(o)->tp_name);
-			return NULL;
-		}
-		PyObject *plain = PyObject_CallNoArgs(tolist);
-		Py_DECREF(tolist);
-		if (plain == NULL)
-			return NULL;
-		v = mlb_py_to_value(plain);
-		Py_DECREF(plain);
-		return v;
+			return -1; /* OverflowError: beyond the 64-bit range of LONG */
+		return sink->integer(sink, l);
 	}
-	return v ? v : PyErr_NoMemory();
+	if (PyFloat_Check(o))
+		return sink->real(sink, PyFloat_AS_DOUBLE(o));
+	if (PyUnicode_Check(o)) {
+		Py_ssize_t n;
+		const char *utf8 = PyUnicode_AsUTF8AndSize(o, &n);
+		/* lone surrogates: a UnicodeEncodeError */
+		return utf8 ? sink->text(sink, utf8, (size_t)n) : -1;
+	}
+	if (PyBytes_Check(o))
+		return sink->bytes(sink, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
+	if (PyByteArray_Check(o))
+		return sink->bytes(sink, PyByteArray_AS_STRING(o), (size_t)PyByteArray_GET_SIZE(o));
+	if (PyList_Check(o) || PyTuple_Check(o))
+		return export_sequence(o, sink);
+	if (PyDict_Check(o))
+		return export_dict(o, sink);
+	return export_tolist(o, sink);
+}
+
+static int export(PyObject *o, struct mlb_sink *sink)
+{
+	if (Py_EnterRecursiveCall(" while converting a Python result"))
+		return -1;
+	int rc = export_one(o, sink);
+	Py_LeaveRecursiveCall();
+	return rc;
+}
+
+int mlb_export(PyObject *o, struct mlb_sink *sink)
+{
+	return export(o, sink);
+}
+
+/* --- the sink that builds MetaCall values ------------------------------------------------ */
+
+/* An open container: the next slot to fill, and a MAP's key waiting for its value. */
+struct frame {
+	void **slots;
+	size_t next;
+	int is_map;
+	void *key;
+};
+
+struct value_sink {
+	struct mlb_sink base;
+	struct frame *frames;
+	size_t depth, capacity;
+	void *root;
+};
+
+/* Gives v to the innermost open container (or makes it the root); takes ownership. */
+static int place(struct value_sink *s, void *v)
+{
+	if (v == NULL) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	if (s->depth == 0) {
+		s->root = v;
+		return 0;
+	}
+	struct frame *top = &s->frames[s->depth - 1];
+	if (top->is_map && top->key == NULL) {
+		top->key = v;
+		return 0;
+	}
+	if (top->is_map) {
+		const void *kv[2] = { top->key, v };
+		void *pair = metacall_value_create_array(kv, 2);
+		if (pair == NULL) {
+			metacall_value_destroy(v); /* the key stays in the frame, freed by the caller */
+			PyErr_NoMemory();
+			return -1;
+		}
+		top->key = NULL;
+		v = pair;
+	}
+	top->slots[top->next++] = v;
+	return 0;
+}
+
+static int vs_null(struct mlb_sink *b)
+{
+	return place((struct value_sink *)b, metacall_value_create_null());
+}
+
+static int vs_boolean(struct mlb_sink *b, int x)
+{
+	return place((struct value_sink *)b, metacall_value_create_bool((boolean)x));
+}
+
+static int vs_integer(struct mlb_sink *b, long x)
+{
+	return place((struct value_sink *)b, metacall_value_create_long(x));
+}
+
+static int vs_real(struct mlb_sink *b, double x)
+{
+	return place((struct value_sink *)b, metacall_value_create_double(x));
+}
+
+static int vs_text(struct mlb_sink *b, const char *p, size_t n)
+{
+	return place((struct value_sink *)b, metacall_value_create_string(p, n));
+}
+
+static int vs_bytes(struct mlb_sink *b, const char *p, size_t n)
+{
+	return place((struct value_sink *)b, metacall_value_create_buffer(p, n));
+}
+
+static int vs_open(struct mlb_sink *b, enum metacall_value_id id, size_t count)
+{
+	struct value_sink *s = (struct value_sink *)b;
+	if (s->depth == s->capacity) {
+		size_t capacity = s->capacity ? 2 * s->capacity : 16;
+		struct frame *frames = realloc(s->frames, capacity * sizeof(*frames));
+		if (frames == NULL) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		s->frames = frames;
+		s->capacity = capacity;
+	}
+	void *container = id == METACALL_MAP ? metacall_value_create_map(NULL, count)
+					     : metacall_value_create_array(NULL, count);
+	if (place(s, container) != 0) /* the parent owns it from here */
+		return -1;
+	struct frame *f = &s->frames[s->depth++];
+	f->slots = id == METACALL_MAP ? metacall_value_to_map(container) : metacall_value_to_array(container);
+	f->next = 0;
+	f->is_map = id == METACALL_MAP;
+	f->key = NULL;
+	return 0;
+}
+
+static int vs_close(struct mlb_sink *b)
+{
+	--((struct value_sink *)b)->depth;
+	return 0;
 }
 
 void *mlb_py_to_value(PyObject *o)
 {
-	if (Py_EnterRecursiveCall(" while converting a Python result"))
-		return NULL;
-	void *v = convert(o);
-	Py_LeaveRecursiveCall();
-	return v;
+	struct value_sink s = {
+		{ vs_null, vs_boolean, vs_integer, vs_real, vs_text, vs_bytes, vs_open, vs_close },
+		NULL, 0, 0, NULL,
+	};
+	int rc = mlb_export(o, &s.base);
+	if (rc != 0) {
+		/* Containers own what was placed in them; only keys still waiting are loose. */
+		for (size_t i = 0; i < s.depth; ++i)
+			metacall_value_destroy(s.frames[i].key);
+		metacall_value_destroy(s.root);
+		s.root = NULL;
+	}
+	free(s.frames);
+	return s.root;
 }
+
+/* --- exceptions ----------------------------------------------------------------------------- */
 
 static char *utf8_attribute(PyObject *info, PyObject *name)
 {
@@ -284,39 +418,58 @@ static char *utf8_attribute(PyObject *info, PyObject *name)
 	return copy;
 }
 
-void *mlb_throwable_from_exception(PyObject *exc)
+void mlb_describe(PyObject *exc, struct mlb_description *d)
 {
-	char *label = NULL, *message = NULL, *trace = NULL;
+	d->label = d->message = d->traceback = NULL;
 	PyObject *info = PyObject_CallOneArg(mlb_py.describe, exc);
 	if (info != NULL) {
-		label = utf8_attribute(info, mlb_py.s_type_name);
-		message = utf8_attribute(info, mlb_py.s_message);
-		trace = utf8_attribute(info, mlb_py.s_traceback);
+		d->label = utf8_attribute(info, mlb_py.s_type_name);
+		d->message = utf8_attribute(info, mlb_py.s_message);
+		d->traceback = utf8_attribute(info, mlb_py.s_traceback);
 		Py_DECREF(info);
 	}
 	PyErr_Clear();
-	void *throwable = mlb_throwable_new(label ? label : Py_TYPE(exc)->tp_name,
-					    message ? message : "(the exception could not be described)",
-					    trace ? trace : "");
-	free(label);
-	free(message);
-	free(trace);
+	if (d->label == NULL)
+		d->label = strdup(Py_TYPE(exc)->tp_name);
+}
+
+void mlb_description_free(struct mlb_description *d)
+{
+	free(d->label);
+	free(d->message);
+	free(d->traceback);
+}
+
+void *mlb_throwable_from_exception(PyObject *exc)
+{
+	struct mlb_description d;
+	mlb_describe(exc, &d);
+	void *throwable = mlb_throwable_new(d.label, d.message ? d.message : "(the exception could not be described)",
+					    d.traceback ? d.traceback : "");
+	mlb_description_free(&d);
 	return throwable;
 }
 
-void *mlb_throwable_from_pyerr(void)
+PyObject *mlb_fetch_exception(void)
 {
 	PyObject *type, *value, *tb;
 	PyErr_Fetch(&type, &value, &tb);
 	if (type == NULL)
-		return mlb_throwable_new("SystemError", "a call failed without setting an exception", "");
+		return NULL;
 	PyErr_NormalizeException(&type, &value, &tb);
 	if (tb != NULL && value != NULL)
 		PyException_SetTraceback(value, tb);
-	void *throwable = value != NULL ? mlb_throwable_from_exception(value)
-					: mlb_throwable_new("SystemError", "an exception could not be created", "");
 	Py_XDECREF(type);
-	Py_XDECREF(value);
 	Py_XDECREF(tb);
+	return value;
+}
+
+void *mlb_throwable_from_pyerr(void)
+{
+	PyObject *value = mlb_fetch_exception();
+	if (value == NULL)
+		return mlb_throwable_new("SystemError", "a call failed without setting an exception", "");
+	void *throwable = mlb_throwable_from_exception(value);
+	Py_DECREF(value);
 	return throwable;
 }

@@ -2,52 +2,11 @@
  * error.c: reading exceptions out of THROWABLE values, and the per-thread last error that
  * carries the reason of a failure that has no value to return (initialize, load, lookup).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "c_api.h"
 #include "shim.h"
-
-static pthread_key_t thread_key;
-static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
-
-/* Frees the last error of t and leaves it empty. */
-static void forget_error(struct mlb_thread *t)
-{
-	free(t->label);
-	free(t->message);
-	free(t->stacktrace);
-	t->label = t->message = t->stacktrace = NULL;
-}
-
-static void thread_exit(void *p)
-{
-	struct mlb_thread *t = p;
-	if (t->owned_tstate != NULL)
-		mlb_release_thread_state(t->owned_tstate);
-	forget_error(t);
-	free(t);
-}
-
-static void thread_key_create(void)
-{
-	(void)pthread_key_create(&thread_key, thread_exit);
-}
-
-struct mlb_thread *mlb_thread_get(void)
-{
-	(void)pthread_once(&thread_key_once, thread_key_create);
-	struct mlb_thread *t = pthread_getspecific(thread_key);
-	if (t == NULL) {
-		t = calloc(1, sizeof(*t));
-		if (t != NULL && pthread_setspecific(thread_key, t) != 0) {
-			free(t);
-			t = NULL;
-		}
-	}
-	return t;
-}
 
 static char *copy(const char *s)
 {
@@ -59,7 +18,7 @@ void mlbridge_record_error(const char *label, const char *message, const char *s
 	struct mlb_thread *t = mlb_thread_get();
 	if (t == NULL)
 		return;
-	forget_error(t);
+	mlb_thread_forget_error(t);
 	t->label = copy(label);
 	t->message = copy(message);
 	t->stacktrace = copy(stacktrace);
@@ -81,7 +40,7 @@ void metacall_error_clear(void)
 {
 	struct mlb_thread *t = mlb_thread_get();
 	if (t != NULL)
-		forget_error(t);
+		mlb_thread_forget_error(t);
 }
 
 int metacall_error_from_value(void *v, metacall_exception ex)

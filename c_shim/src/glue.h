@@ -1,5 +1,6 @@
 /*
- * glue.h: what the shim's CPython-facing C files share (runtime.c, convert.c, call.c).
+ * glue.h: what the shim's CPython-facing C files share (thread.c, runtime.c, convert.c,
+ * tape.c, call.c).
  */
 #ifndef MLBRIDGE_GLUE_H
 #define MLBRIDGE_GLUE_H 1
@@ -9,30 +10,31 @@
 
 #include "shim.h"
 
-/* Python objects the hot path needs, imported once when the runtime starts (then immortal
-   for the shim: the interpreter is never finalised). */
+/* Python objects the hot path needs, read from bridge._cabi once when the runtime starts
+   (then immortal for the shim: the interpreter is never finalised). */
 struct mlb_python {
-	PyObject *runtime;          /* bridge.runtime.RUNTIME */
-	PyObject *describe;         /* bridge.errors.describe_exception */
-	PyObject *await_result;     /* bridge._cabi.await_result (runs a coroutine to its end) */
-	PyObject *s_functions;      /* "table": RUNTIME's name -> Function table */
-	PyObject *s_callable;
+	PyObject *runtime;          /* RUNTIME */
+	PyObject *describe;         /* describe_exception(exc) -> .type_name, .message, .traceback */
+	PyObject *await_result;     /* await_result(name, coroutine) -> its value */
+	PyObject *submit_coroutine; /* submit_coroutine(name, coroutine) -> a Future */
+	PyObject *s_table;          /* RUNTIME.<table>: name -> Function */
+	PyObject *s_callable;       /* Function.<callable> */
+	PyObject *s_counts;         /* Function.<counts>: array('q', [calls, errors]) */
 	PyObject *s_type_name;
 	PyObject *s_message;
 	PyObject *s_traceback;
 	PyObject *s_tolist;
-	PyObject *s_call_async;
 	PyObject *s_add_done_callback;
 	PyObject *s_exception;
 	PyObject *s_result;
 };
 extern struct mlb_python mlb_py;
 
-/* GIL: take it for this call and give it back (see runtime.c for the thread-state policy). */
+/* GIL (thread.c): take it for this call and give it back. */
 int mlb_gil_take(void);
 void mlb_gil_give(int taken);
 
-/* Calls in flight; a call only starts while the runtime is initialized. */
+/* Calls in flight (runtime.c); a call only starts while the runtime is initialized. */
 int mlb_enter_call(void);
 void mlb_leave_call(void);
 /* Counts work that outlives its call (a pending await) while a call is in flight. */
@@ -41,10 +43,52 @@ void mlb_release_call(void);
 /* Bumped by metacall_destroy: function handles verified before must be checked again. */
 unsigned long mlb_table_generation(void);
 
+/* Function handles (call.c). Under the GIL: the handle of name[0..length), NULL with a Python
+   exception set (LookupError when it is not loaded). */
+struct mlb_function;
+struct mlb_function *mlb_function_lookup(const char *name, size_t length);
+/* The core call routine of every entry (metacallfv_s, the tape call, the await path), under
+   the GIL: calls f with the tuple args and counts the call (and its failure) in the
+   function's counters. A coroutine result is awaited when await_coroutine is set, else
+   returned as is. A new reference, or NULL with a Python exception set. */
+PyObject *mlb_invoke(struct mlb_function *f, PyObject *args, int await_coroutine);
+
+/* Where a Python result goes: MetaCall values (convert.c) or a tape (tape.c). mlb_export
+   walks the object and calls these in order; each returns 0, or -1 with an exception set. */
+struct mlb_sink {
+	int (*null)(struct mlb_sink *);
+	int (*truth)(struct mlb_sink *, int);
+	int (*integer)(struct mlb_sink *, long);
+	int (*real)(struct mlb_sink *, double);
+	int (*text)(struct mlb_sink *, const char *, size_t);
+	int (*bytes)(struct mlb_sink *, const char *, size_t);
+	/* An ARRAY or MAP of count elements (a MAP's are key, value, key, value, ...). */
+	int (*open)(struct mlb_sink *, enum metacall_value_id, size_t count);
+	int (*close)(struct mlb_sink *);
+};
+/* The conversion rules of every host's results, in one place (convert.c). */
+int mlb_export(PyObject *o, struct mlb_sink *sink);
+
+/* Adds key: value to dict, refusing a key equal in Python to one already there (1, 1.0 and
+   True are one dict key): a ValueError naming both keys and argument arg. Steals nothing. */
+int mlb_dict_add_new(PyObject *dict, PyObject *key, PyObject *value, size_t arg);
+
 /* Value -> new Python object; NULL with a Python exception naming argument `arg`. */
 PyObject *mlb_value_to_py(void *v, size_t arg);
 /* Python object -> new value; NULL with a Python exception set. */
 void *mlb_py_to_value(PyObject *o);
+
+/* An exception's type name, message and traceback as malloc'd UTF-8 (each may be NULL when
+   it could not be read); clears any exception raised while describing it. */
+struct mlb_description {
+	char *label;
+	char *message;
+	char *traceback;
+};
+void mlb_describe(PyObject *exc, struct mlb_description *d);
+void mlb_description_free(struct mlb_description *d);
+/* The pending Python exception (cleared) as a new reference, normalised, with its traceback. */
+PyObject *mlb_fetch_exception(void);
 /* The pending Python exception as a THROWABLE value (clears it). */
 void *mlb_throwable_from_pyerr(void);
 /* exc (an exception instance) as a THROWABLE value. */

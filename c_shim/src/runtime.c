@@ -4,12 +4,16 @@
  * Python itself starts on the first `extern "Python"` call (cffi embedding, without signal
  * handlers) and is never finalised: neither cffi nor TensorFlow can restart it. So
  * metacall_destroy closes the MetaCall view of it instead: it waits for calls in flight,
- * clears the function table, and refuses calls until metacall_initialize runs again.
+ * clears the function table, and refuses calls until metacall_initialize runs again. This is
+ * the one count of calls in flight and the one destroy timeout of every host (Go's Destroy
+ * passes its DestroyTimeout to mlbridge_destroy).
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+
+#include <metacall/mlbridge.h>
 
 #include "c_api.h"
 #include "glue.h"
@@ -22,51 +26,10 @@ static int python_ready;           /* under lifecycle_lock */
 static atomic_int active;          /* initialized and not destroyed */
 static atomic_long in_flight;      /* calls (and pending awaits) that entered */
 static atomic_ulong generation;
-static _Thread_local long own_calls; /* calls of this thread in flight: destroy skips them */
+/* Calls of this thread in flight: destroy skips them. initial-exec: no __tls_get_addr call on
+   the hot path (the library is linked, not dlopen()ed, by every host). */
+static _Thread_local long own_calls __attribute__((tls_model("initial-exec")));
 
-/* How long metacall_destroy waits for calls in flight before it clears the table anyway. */
-#define DESTROY_WAIT_SECONDS 10
-
-/*
- * The GIL. PyGILState_Ensure on a thread without a Python thread state creates one, and the
- * matching Release deletes it again: a thread state per call, which costs more than the call.
- * So the first time a foreign thread calls in, the shim keeps the thread state it got
- * (its gilstate count stays at 1) and from then on only swaps it in and out; the thread-exit
- * destructor in error.c deletes it. Threads that Python created keep their own state.
- */
-int mlb_gil_take(void)
-{
-	PyThreadState *mine = PyGILState_GetThisThreadState();
-	if (mine == NULL) {
-		(void)PyGILState_Ensure();
-		struct mlb_thread *t = mlb_thread_get();
-		if (t != NULL)
-			t->owned_tstate = PyThreadState_Get();
-		return 1;
-	}
-#if PY_VERSION_HEX >= 0x030D0000
-	if (PyThreadState_GetUnchecked() == mine)
-#else
-	if (_PyThreadState_UncheckedGet() == mine)
-#endif
-		return 0; /* re-entered from Python code that holds the GIL */
-	PyEval_RestoreThread(mine);
-	return 1;
-}
-
-void mlb_gil_give(int taken)
-{
-	if (taken)
-		(void)PyEval_SaveThread();
-}
-
-void mlb_release_thread_state(void *tstate)
-{
-	if (!Py_IsInitialized())
-		return;
-	PyEval_RestoreThread((PyThreadState *)tstate);
-	PyGILState_Release(PyGILState_UNLOCKED); /* count 1 -> 0: deletes it, drops the GIL */
-}
 
 int mlb_enter_call(void)
 {
@@ -88,6 +51,21 @@ void mlb_leave_call(void)
 void mlb_hold_call(void)
 {
 	atomic_fetch_add(&in_flight, 1);
+}
+
+int mlbridge_hold(void)
+{
+	atomic_fetch_add(&in_flight, 1);
+	if (!atomic_load(&active)) {
+		atomic_fetch_sub(&in_flight, 1);
+		return 0;
+	}
+	return 1;
+}
+
+void mlbridge_release(void)
+{
+	atomic_fetch_sub(&in_flight, 1);
 }
 
 void mlb_release_call(void)
@@ -115,42 +93,58 @@ static int record_python_error(const char *context)
 	return 1;
 }
 
-static PyObject *attribute_of(const char *module, const char *name)
+/* A str attribute of module as an interned string (a new reference), or NULL. */
+static PyObject *name_of(PyObject *module, const char *attribute)
 {
-	PyObject *m = PyImport_ImportModule(module);
-	if (m == NULL)
-		return NULL;
-	PyObject *attr = PyObject_GetAttrString(m, name);
-	Py_DECREF(m);
-	return attr;
+	PyObject *name = PyObject_GetAttrString(module, attribute);
+	if (name != NULL && !PyUnicode_CheckExact(name)) {
+		PyErr_Format(PyExc_TypeError, "bridge._cabi.%s is not a str", attribute);
+		Py_CLEAR(name);
+	}
+	if (name != NULL)
+		PyUnicode_InternInPlace(&name);
+	return name;
 }
 
-/* Under the GIL: everything the hot path looks up, once. */
+/* Under the GIL: everything the hot path looks up, once. Every Python name of ours comes
+   from bridge._cabi (see the top of that module); the others are Python's and numpy's. */
 static int import_python_objects(void)
 {
-	struct { PyObject **slot; const char *text; } names[] = {
-		{ &mlb_py.s_functions, "table" },
-		{ &mlb_py.s_callable, "callable" },
-		{ &mlb_py.s_type_name, "type_name" },
-		{ &mlb_py.s_message, "message" },
-		{ &mlb_py.s_traceback, "traceback" },
+	PyObject *cabi = PyImport_ImportModule("bridge._cabi");
+	if (cabi == NULL)
+		return -1;
+	struct { PyObject **slot; const char *attribute; } objects[] = {
+		{ &mlb_py.runtime, "RUNTIME" },
+		{ &mlb_py.describe, "describe_exception" },
+		{ &mlb_py.await_result, "await_result" },
+		{ &mlb_py.submit_coroutine, "submit_coroutine" },
+	};
+	struct { PyObject **slot; const char *attribute; } names[] = {
+		{ &mlb_py.s_table, "TABLE" },
+		{ &mlb_py.s_callable, "CALLABLE" },
+		{ &mlb_py.s_counts, "COUNTS" },
+		{ &mlb_py.s_type_name, "DESCRIPTION_TYPE" },
+		{ &mlb_py.s_message, "DESCRIPTION_MESSAGE" },
+		{ &mlb_py.s_traceback, "DESCRIPTION_TRACEBACK" },
+	};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(objects) / sizeof(objects[0]); ++i)
+		if ((*objects[i].slot = PyObject_GetAttrString(cabi, objects[i].attribute)) == NULL)
+			rc = -1;
+	for (size_t i = 0; rc == 0 && i < sizeof(names) / sizeof(names[0]); ++i)
+		if ((*names[i].slot = name_of(cabi, names[i].attribute)) == NULL)
+			rc = -1;
+	Py_DECREF(cabi);
+	struct { PyObject **slot; const char *text; } protocol[] = {
 		{ &mlb_py.s_tolist, "tolist" },
-		{ &mlb_py.s_call_async, "call_async" },
 		{ &mlb_py.s_add_done_callback, "add_done_callback" },
 		{ &mlb_py.s_exception, "exception" },
 		{ &mlb_py.s_result, "result" },
 	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
-		*names[i].slot = PyUnicode_InternFromString(names[i].text);
-		if (*names[i].slot == NULL)
-			return -1;
-	}
-	mlb_py.runtime = attribute_of("bridge.runtime", "RUNTIME");
-	mlb_py.describe = attribute_of("bridge.errors", "describe_exception");
-	mlb_py.await_result = attribute_of("bridge._cabi", "await_result");
-	if (mlb_py.runtime == NULL || mlb_py.describe == NULL || mlb_py.await_result == NULL)
-		return -1;
-	return 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(protocol) / sizeof(protocol[0]); ++i)
+		if ((*protocol[i].slot = PyUnicode_InternFromString(protocol[i].text)) == NULL)
+			rc = -1;
+	return rc;
 }
 
 int metacall_initialize(void)
@@ -231,6 +225,11 @@ int metacall_load_from_memory(const char *tag, const char *buffer, size_t size, 
 
 void metacall_destroy(void)
 {
+	mlbridge_destroy(MLBRIDGE_DESTROY_TIMEOUT_MS);
+}
+
+void mlbridge_destroy(long timeout_ms)
+{
 	pthread_mutex_lock(&lifecycle_lock);
 	if (!atomic_load(&active)) {
 		pthread_mutex_unlock(&lifecycle_lock);
@@ -238,7 +237,7 @@ void metacall_destroy(void)
 	}
 	atomic_store(&active, 0); /* new calls fail from here on */
 	struct timespec tick = { 0, 1000000 };
-	for (long waited = 0; atomic_load(&in_flight) > own_calls && waited < DESTROY_WAIT_SECONDS * 1000L; ++waited)
+	for (long waited = 0; atomic_load(&in_flight) > own_calls && waited < timeout_ms; ++waited)
 		nanosleep(&tick, NULL);
 	atomic_fetch_add(&generation, 1);
 	(void)mlbridge_py_clear();

@@ -40,8 +40,8 @@ void *mlb_throwable_new(const char *label, const char *message, const char *stac
 /* An opaque FUTURE value (the answer of metacallfv_await_struct_s). */
 void *mlb_future_new(void);
 
-/* The per-thread context: the last recorded error and the Python thread state that the
-   shim created for this thread (kept until the thread exits, see gil_take in runtime.c). */
+/* The per-thread context (thread.c): the last recorded error and the Python thread state
+   that the shim created for this thread (kept until the thread exits, see mlb_gil_take). */
 struct mlb_thread {
 	void *owned_tstate;
 	char *label;
@@ -51,7 +51,7 @@ struct mlb_thread {
 
 /* This thread's context, created on first use; NULL only when out of memory. */
 struct mlb_thread *mlb_thread_get(void);
-/* Called by the thread-exit destructor to release the owned Python thread state. */
-void mlb_release_thread_state(void *tstate);
+/* Frees the last error of t and leaves it empty. */
+void mlb_thread_forget_error(struct mlb_thread *t);
 
 #endif /* MLBRIDGE_SHIM_H */

@@ -14,7 +14,14 @@ static const char script[] =
 	"    return {'scalar': np.int64(7), 'float': np.float32(0.5), 'flag': np.bool_(True),\n"
 	"            'matrix': np.arange(4).reshape(2, 2)}\n"
 	"def as_tuple():\n"
-	"    return (1, 'a', None)\n";
+	"    return (1, 'a', None)\n"
+	"def fail():\n"
+	"    raise ValueError('no')\n"
+	"async def later(x):\n"
+	"    return x\n"
+	"def counts_of(name):\n"
+	"    from bridge.runtime import RUNTIME\n"
+	"    return list(RUNTIME.table[name].counts)\n";
 
 static void *call1(void *arg)
 {
@@ -187,9 +194,71 @@ static void handles(void)
 	metacall_value_destroy(args[1]);
 }
 
+/* [calls, errors] of name, as the runtime's Function.counts holds them. */
+static void counts_of(const char *name, long *calls, long *errors)
+{
+	void *args[1] = { metacall_value_create_string(name, strlen(name)) };
+	void *r = metacallv_s("counts_of", args, 1);
+	metacall_value_destroy(args[0]);
+	REQUIRE(metacall_value_id(r) == METACALL_ARRAY && metacall_value_count(r) == 2);
+	*calls = metacall_value_to_long(metacall_value_to_array(r)[0]);
+	*errors = metacall_value_to_long(metacall_value_to_array(r)[1]);
+	metacall_value_destroy(r);
+}
+
+static void *ignore(void *value, void *data)
+{
+	(void)value;
+	(void)data;
+	return NULL;
+}
+
+/* Every C entry counts in the function's one pair of counters (TEAM contract 4). */
+static void counters(void)
+{
+	long calls, errors;
+	void *f = metacall_function("fail");
+	for (int i = 0; i < 3; ++i)
+		metacall_value_destroy(metacallfv_s(f, NULL, 0));
+	metacall_value_destroy(metacallv_s("fail", NULL, 0));
+	counts_of("fail", &calls, &errors);
+	CHECK(calls == 4 && errors == 4);
+
+	void *args[1] = { metacall_value_create_long(1) };
+	metacall_await_callbacks cb = { ignore, ignore };
+	metacall_value_destroy(metacallfv_await_struct_s(metacall_function("later"), args, 1, cb, NULL));
+	metacall_value_destroy(metacallv_s("later", args, 1));
+	metacall_value_destroy(args[0]);
+	counts_of("later", &calls, &errors); /* a call counts when it starts */
+	CHECK(calls == 2 && errors == 0);
+	metacall_destroy(); /* waits for the pending await */
+	REQUIRE(metacall_initialize() == 0);
+	/* destroy cleared the table: load again and count from zero */
+	REQUIRE(metacall_load_from_memory("py", script, sizeof(script), NULL) == 0);
+	counts_of("counts_of", &calls, &errors);
+	CHECK(calls == 1 && errors == 0); /* this very call */
+}
+
+/* Keys 1, 1.0 and True are one dict key in Python: a MAP with two of them is refused. */
+static void equal_map_keys(void)
+{
+	const void *tuples[2] = {
+		pair(metacall_value_create_long(1), metacall_value_create_string("int", 3)),
+		pair(metacall_value_create_double(1.0), metacall_value_create_string("float", 5)),
+	};
+	void *r = call1(metacall_value_create_map(tuples, 2));
+	struct metacall_exception_type ex;
+	REQUIRE(metacall_value_id(r) == METACALL_THROWABLE && metacall_error_from_value(r, &ex) == 0);
+	CHECK(strcmp(ex.label, "ValueError") == 0);
+	CHECK(strstr(ex.message, "MAP keys 1 and 1.0 are equal in Python") != NULL);
+	metacall_value_destroy(r);
+}
+
 int main(void)
 {
 	start_with(script);
+	counters();
+	equal_map_keys();
 	scalars();
 	strings();
 	containers();

@@ -7,8 +7,9 @@ import (
 	"strconv"
 )
 
-// Runtime values to Go. The C side encodes the result into a tape (see wire.h); decoding it
-// here is plain Go with no further cgo crossings.
+// Runtime values to Go. The shim encodes the Python result straight into a tape (see
+// c_shim/include/metacall/mlbridge.h); decoding it here is plain Go with no further cgo
+// crossings.
 //
 //	NULL                          nil
 //	BOOL                          bool

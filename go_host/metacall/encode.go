@@ -10,8 +10,9 @@ import (
 	"sync"
 )
 
-// Go to runtime values. The arguments are written into a flat tape (see wire.h) that the C
-// side turns into MetaCall values inside the same cgo call that makes the call.
+// Go to runtime values. The arguments are written into a flat tape (its format is in
+// c_shim/include/metacall/mlbridge.h) that the shim turns straight into Python objects inside
+// the same cgo call that makes the call.
 //
 //	nil, nil pointer/slice/map/interface   NULL
 //	bool                                   BOOL
@@ -206,12 +207,25 @@ func (t tape) encodeMap(v reflect.Value, depth int) (tape, *pathError) {
 	default:
 		return t, unsupported(v.Type(), "map keys must be strings, numbers or bools")
 	}
+	// Keys of different Go types can be one key in Python (1, 1.0 and true): refuse that
+	// rather than let the dict keep one of them. Only interface-keyed maps can hold such keys.
+	var seen map[pythonKey]reflect.Value
+	if v.Type().Key().Kind() == reflect.Interface {
+		seen = make(map[pythonKey]reflect.Value, v.Len())
+	}
 	t = t.header('m', v.Len())
 	iter := v.MapRange()
 	for iter.Next() {
 		k := iter.Key()
 		if k.Kind() == reflect.Interface {
 			k = k.Elem()
+		}
+		if pk, ok := pythonKeyOf(k); ok && seen != nil {
+			if other, dup := seen[pk]; dup {
+				return t, &pathError{reason: fmt.Sprintf("map keys %v (%s) and %v (%s) are equal in Python (one dict key)",
+					other.Interface(), other.Type(), k.Interface(), k.Type())}
+			}
+			seen[pk] = k
 		}
 		step := "[" + fmt.Sprintf("%#v", k.Interface()) + "]"
 		switch k.Kind() {
@@ -231,6 +245,41 @@ func (t tape) encodeMap(v reflect.Value, depth int) (tape, *pathError) {
 		}
 	}
 	return t, nil
+}
+
+// pythonKey is a map key as Python compares dict keys: bools and integral floats equal the
+// integers of the same value.
+type pythonKey struct {
+	kind byte // 'i', 'f' or 's'
+	i    int64
+	f    float64
+	s    string
+}
+
+func pythonKeyOf(k reflect.Value) (pythonKey, bool) {
+	switch k.Kind() {
+	case reflect.Bool:
+		if k.Bool() {
+			return pythonKey{kind: 'i', i: 1}, true
+		}
+		return pythonKey{kind: 'i'}, true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return pythonKey{kind: 'i', i: k.Int()}, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if k.Uint() > math.MaxInt64 {
+			return pythonKey{}, false // refused by the encoder anyway
+		}
+		return pythonKey{kind: 'i', i: int64(k.Uint())}, true
+	case reflect.Float32, reflect.Float64:
+		f := k.Float()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			return pythonKey{kind: 'i', i: int64(f)}, true
+		}
+		return pythonKey{kind: 'f', f: f}, true // NaN never equals itself, here as in Python
+	case reflect.String:
+		return pythonKey{kind: 's', s: k.String()}, true
+	}
+	return pythonKey{}, false
 }
 
 // structField is one exported field of a struct as it appears in the MAP.

@@ -55,7 +55,8 @@ func (e *PythonError) Error() string {
 type ArgumentError struct {
 	// Function is the name that was called.
 	Function string
-	// Position is the zero-based index of the argument.
+	// Position is the zero-based index of the argument; -1 when the function name itself is
+	// the problem (it contains a NUL byte).
 	Position int
 	// Path locates the offending value inside the argument, e.g. `[3]["name"]`; empty when the
 	// argument itself is the problem.
@@ -65,6 +66,9 @@ type ArgumentError struct {
 }
 
 func (e *ArgumentError) Error() string {
+	if e.Position < 0 { // the function name itself
+		return fmt.Sprintf("metacall: %q: %s", e.Function, e.Reason)
+	}
 	return fmt.Sprintf("metacall: %s: argument %d%s: %s", e.Function, e.Position, e.Path, e.Reason)
 }
 

@@ -1,5 +1,8 @@
 package metacall
 
+// #include <metacall/mlbridge.h>
+import "C"
+
 import (
 	"context"
 	"runtime"
@@ -37,27 +40,41 @@ func newGate() {
 }
 
 // admit waits for a slot of the current gate and returns the gate to release it to; it
-// returns ctx.Err() if ctx ends first (ctx may be nil).
-func admit(ctx context.Context) (*gate, error) {
-	g := currentGate.Load()
+// returns ctx.Err() if ctx ends first (ctx may be nil). held reports that the wait was
+// counted in the runtime's calls in flight (mlbridge_hold), so that a Destroy meanwhile waits
+// for this call too: the caller passes it on to the call, which ends the hold.
+func admit(ctx context.Context) (g *gate, held bool, err error) {
+	g = currentGate.Load()
 	if g.free.Add(-1) >= 0 {
-		return g, nil
+		return g, false, nil
+	}
+	if C.mlbridge_hold() == 0 {
+		g.giveUp()
+		return nil, false, lifecycleError()
 	}
 	if ctx == nil {
 		<-g.wake
-		return g, nil
+		return g, true, nil
 	}
 	select {
 	case <-g.wake:
-		return g, nil
+		return g, true, nil
 	case <-ctx.Done():
-		// Our claim is counted, so a slot will be handed to us: take it and pass it on.
-		go func() {
-			<-g.wake
-			g.release()
-		}()
-		return nil, ctx.Err()
+		dropHold()
+		g.giveUp()
+		return nil, false, ctx.Err()
 	}
+}
+
+// dropHold ends a hold that admit took without making the call.
+func dropHold() { C.mlbridge_release() }
+
+// giveUp withdraws a waiter's claim: a slot will be handed to it, so take it and pass it on.
+func (g *gate) giveUp() {
+	go func() {
+		<-g.wake
+		g.release()
+	}()
 }
 
 func (g *gate) release() {

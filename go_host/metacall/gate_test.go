@@ -28,11 +28,11 @@ func withGate(t *testing.T, g *gate) {
 func TestGateWaiterGivesUpWithItsContextAndNoSlotIsLost(t *testing.T) {
 	g := testGate(2)
 	withGate(t, g)
-	a, _ := admit(nil)
-	b, _ := admit(nil)
+	a, _, _ := admit(nil)
+	b, _, _ := admit(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := admit(ctx); !errors.Is(err, context.Canceled) {
+	if _, _, err := admit(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a full gate and a cancelled context: got %v", err)
 	}
 	a.release()
@@ -43,7 +43,7 @@ func TestGateWaiterGivesUpWithItsContextAndNoSlotIsLost(t *testing.T) {
 		}
 	}
 	for i := 0; i < 2; i++ {
-		if _, err := admit(ctx); err != nil { // free slots are taken even with a dead context
+		if _, _, err := admit(ctx); err != nil { // free slots are taken even with a dead context
 			t.Fatalf("slot %d after the waiter left: %v", i, err)
 		}
 	}
@@ -52,7 +52,7 @@ func TestGateWaiterGivesUpWithItsContextAndNoSlotIsLost(t *testing.T) {
 func TestGateHandsSlotsToWaitersInTurn(t *testing.T) {
 	g := testGate(1)
 	withGate(t, g)
-	first, _ := admit(nil)
+	first, _, _ := admit(nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	inside, most := 0, 0
@@ -60,7 +60,10 @@ func TestGateHandsSlotsToWaitersInTurn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g, _ := admit(nil)
+			g, held, _ := admit(nil)
+			if held { // no call follows to end it
+				dropHold()
+			}
 			mu.Lock()
 			inside++
 			most = max(most, inside)

@@ -3,10 +3,14 @@ package metacall
 /*
 #cgo CFLAGS: -Wall -I${SRCDIR}/../../c_shim/include
 #cgo LDFLAGS: -L${SRCDIR}/../../build/lib -lmetacall -Wl,-rpath,${SRCDIR}/../../build/lib
-#include <stdlib.h>
+// Neither calls back into Go, and neither keeps a pointer it is given: cgo can skip the
+// bookkeeping for callbacks and leave the buffers where they are.
+#cgo nocallback mlbridge_tape_call
+#cgo noescape mlbridge_tape_call
+#cgo nocallback mlbridge_bench_noop
 #include <metacall/metacall.h>
+#include <metacall/mlbridge.h>
 #include <metacall/mlbridge_bench.h>
-#include "wire.h"
 */
 import "C"
 
@@ -14,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,69 +29,57 @@ import (
 // PtrSizeInBytes is the size of a pointer, as in the upstream port.
 const PtrSizeInBytes = (32 << uintptr(^uintptr(0)>>63)) >> 3
 
-// DestroyTimeout bounds how long Destroy waits for calls in flight. If they have not finished
-// by then, Destroy returns without tearing the runtime down (a call stuck in Python keeps it
-// alive), but later calls still fail with ErrDestroyed.
-var DestroyTimeout = 30 * time.Second
+// DestroyTimeout bounds how long Destroy waits for calls in flight; then the runtime's
+// function table is cleared anyway (a call still running keeps its own function and finishes
+// with its own result). It is the C ABI's one destroy timeout (metacall_destroy waits as long
+// by default), passed to it by Destroy.
+var DestroyTimeout = time.Duration(C.MLBRIDGE_DESTROY_TIMEOUT_MS) * time.Millisecond
 
-// closedBit marks a session's in-flight counter once Destroy has begun.
-const closedBit = int64(1) << 62
-
-// session is one Initialize…Destroy span. Calls register in its counter, so Destroy knows
-// when the last one has left without any lock held across a call.
-type session struct {
-	inflight atomic.Int64 // calls in flight, | closedBit once Destroy began
-	drained  chan struct{}
-	once     sync.Once
-}
-
-func (s *session) enter() bool {
-	if s.inflight.Add(1)&closedBit != 0 {
-		s.leave()
-		return false
-	}
-	return true
-}
-
-func (s *session) leave() {
-	if s.inflight.Add(-1) == closedBit {
-		s.once.Do(func() { close(s.drained) })
-	}
-}
+// The package's lifecycle as Go sees it. It only chooses between ErrNotInitialized and
+// ErrDestroyed and spares a crossing: the runtime counts the calls in flight and refuses
+// calls after Destroy (one count for every host).
+const (
+	neverInitialized int32 = iota
+	running
+	destroyed
+)
 
 var (
 	lifecycle sync.Mutex // serialises Initialize and Destroy; never held by calls
-	current   atomic.Pointer[session]
-	destroyed atomic.Bool
-
-	// functions caches handles by name: a handle stays valid until Destroy, and a lookup by
-	// name costs a crossing. Copy-on-write, so the hot path reads it without a lock.
-	functions  atomic.Pointer[map[string]unsafe.Pointer]
-	functionMu sync.Mutex // serialises writers of functions
+	state     atomic.Int32
 )
 
-// enter registers a call in the running session.
-func enter() (*session, error) {
-	s := current.Load()
-	if s == nil || !s.enter() {
-		if destroyed.Load() {
-			return nil, ErrDestroyed
-		}
-		return nil, ErrNotInitialized
+// lifecycleError is the error of a call that the runtime refused as not initialized.
+func lifecycleError() error {
+	if state.Load() == destroyed {
+		return ErrDestroyed
 	}
-	return s, nil
+	return ErrNotInitialized
 }
 
-// errBufferSize is the room for the message of a failed initialize, load or lookup.
-const errBufferSize = 2048
-
-func cError(buf []byte) string {
-	for i, b := range buf {
-		if b == 0 {
-			return string(buf[:i])
-		}
+// cFailure is the reason of the last failure on this OS thread ("Label: message"), or
+// ErrNotInitialized / ErrDestroyed when that was the reason. The caller must hold its OS
+// thread (runtime.LockOSThread) since the call that failed: the runtime records errors per
+// thread.
+func cFailure() error {
+	var ex C.struct_metacall_exception_type
+	if C.metacall_error_last(&ex) != 0 {
+		return errors.New("no reason recorded")
 	}
-	return string(buf)
+	label, message := C.GoString(ex.label), C.GoString(ex.message)
+	if label == "mlbridge.NotInitialized" {
+		return lifecycleError()
+	}
+	if label == "" {
+		return errors.New(message)
+	}
+	return errors.New(label + ": " + message)
+}
+
+// nulError is the *ArgumentError for a NUL byte in a name, tag or path: C strings would
+// stop there and the runtime would use another name than the one given.
+func nulError(function string, position int, path, what string) error {
+	return &ArgumentError{Function: function, Position: position, Path: path, Reason: what + " contains a NUL byte"}
 }
 
 // Initialize starts the embedded Python runtime. Calling it again while running returns nil.
@@ -93,16 +87,17 @@ func cError(buf []byte) string {
 func Initialize() error {
 	lifecycle.Lock()
 	defer lifecycle.Unlock()
-	if current.Load() != nil {
+	if state.Load() == running {
 		return nil
 	}
-	msg := make([]byte, errBufferSize)
-	if rc := C.mlb_initialize((*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg))); rc != 0 {
-		return fmt.Errorf("metacall: initialize failed (rc %d): %s", int(rc), cError(msg))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.metacall_error_clear()
+	if rc := C.metacall_initialize(); rc != 0 {
+		return fmt.Errorf("metacall: initialize failed (rc %d): %v", int(rc), cFailure())
 	}
 	newGate()
-	current.Store(&session{drained: make(chan struct{})})
-	destroyed.Store(false)
+	state.Store(running)
 	return nil
 }
 
@@ -110,16 +105,23 @@ func Initialize() error {
 func InitializeUnsafe() error { return Initialize() }
 
 // LoadFromFile loads scripts (tag "py") into the global scope. Relative paths are looked up
-// in LOADER_SCRIPT_PATH (default: the working directory).
+// in LOADER_SCRIPT_PATH (default: the working directory). A tag or path with a NUL byte is
+// an *ArgumentError (Function "LoadFromFile", Position 0 for the tag, 1 for the scripts).
 func LoadFromFile(tag string, scripts []string) error {
 	if len(scripts) == 0 {
 		return errors.New("metacall: LoadFromFile: no scripts given")
 	}
-	s, err := enter()
-	if err != nil {
-		return err
+	if strings.IndexByte(tag, 0) >= 0 {
+		return nulError("LoadFromFile", 0, "", "the tag")
 	}
-	defer s.leave()
+	for i, script := range scripts {
+		if strings.IndexByte(script, 0) >= 0 {
+			return nulError("LoadFromFile", 1, fmt.Sprintf("[%d]", i), "the path")
+		}
+	}
+	if state.Load() != running {
+		return lifecycleError()
+	}
 	ctag := C.CString(tag)
 	defer C.free(unsafe.Pointer(ctag))
 	paths := unsafe.Slice((**C.char)(C.malloc(C.size_t(len(scripts))*C.size_t(PtrSizeInBytes))), len(scripts))
@@ -128,11 +130,15 @@ func LoadFromFile(tag string, scripts []string) error {
 		paths[i] = C.CString(script)
 		defer C.free(unsafe.Pointer(paths[i]))
 	}
-	msg := make([]byte, errBufferSize)
-	rc := C.mlb_load_from_file(ctag, &paths[0], C.size_t(len(scripts)),
-		(*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
-	if rc != 0 {
-		return fmt.Errorf("metacall: load %s %q failed: %s", tag, scripts, cError(msg))
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.metacall_error_clear()
+	if rc := C.metacall_load_from_file(ctag, &paths[0], C.size_t(len(scripts)), nil); rc != 0 {
+		err := cFailure()
+		if err == ErrDestroyed || err == ErrNotInitialized {
+			return err
+		}
+		return fmt.Errorf("metacall: load %s %q failed: %v", tag, scripts, err)
 	}
 	return nil
 }
@@ -140,23 +146,30 @@ func LoadFromFile(tag string, scripts []string) error {
 // LoadFromFileUnsafe is LoadFromFile; it exists for source compatibility with upstream.
 func LoadFromFileUnsafe(tag string, scripts []string) error { return LoadFromFile(tag, scripts) }
 
-// LoadFromMemory loads a script from its source text into the global scope.
+// LoadFromMemory loads a script from its source text into the global scope. The text is
+// passed whole: a NUL inside it reaches Python's compile(), which refuses it. A tag with a
+// NUL byte is an *ArgumentError.
 func LoadFromMemory(tag string, buffer string) error {
-	s, err := enter()
-	if err != nil {
-		return err
+	if strings.IndexByte(tag, 0) >= 0 {
+		return nulError("LoadFromMemory", 0, "", "the tag")
 	}
-	defer s.leave()
+	if state.Load() != running {
+		return lifecycleError()
+	}
 	ctag := C.CString(tag)
 	defer C.free(unsafe.Pointer(ctag))
-	cbuf := C.CString(buffer)
+	cbuf := C.CString(buffer) // copies every byte, NULs included, and adds one
 	defer C.free(unsafe.Pointer(cbuf))
-	msg := make([]byte, errBufferSize)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.metacall_error_clear()
 	// The size counts the terminating NUL, as in upstream.
-	rc := C.mlb_load_from_memory(ctag, cbuf, C.size_t(len(buffer)+1),
-		(*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
-	if rc != 0 {
-		return fmt.Errorf("metacall: load %s from memory failed: %s", tag, cError(msg))
+	if rc := C.metacall_load_from_memory(ctag, cbuf, C.size_t(len(buffer)+1), nil); rc != 0 {
+		err := cFailure()
+		if err == ErrDestroyed || err == ErrNotInitialized {
+			return err
+		}
+		return fmt.Errorf("metacall: load %s from memory failed: %v", tag, err)
 	}
 	return nil
 }
@@ -164,34 +177,17 @@ func LoadFromMemory(tag string, buffer string) error {
 // LoadFromMemoryUnsafe is LoadFromMemory; it exists for source compatibility with upstream.
 func LoadFromMemoryUnsafe(tag string, buffer string) error { return LoadFromMemory(tag, buffer) }
 
-// Destroy waits for the calls in flight (at most DestroyTimeout), then shuts the runtime
-// down. Calls made after it starts return ErrDestroyed. It never blocks on queued work that
-// has not started, and calling it twice, or before Initialize, is a no-op.
+// Destroy waits for the calls in flight (at most DestroyTimeout), then clears the runtime's
+// function table. Calls made after it starts return ErrDestroyed. It never blocks on queued
+// work that has not started, and calling it twice, or before Initialize, is a no-op.
 func Destroy() {
 	lifecycle.Lock()
 	defer lifecycle.Unlock()
-	s := current.Load()
-	if s == nil {
+	if state.Load() != running {
 		return
 	}
-	destroyed.Store(true)
-	if s.inflight.Or(closedBit) == 0 {
-		s.once.Do(func() { close(s.drained) })
-	}
-	current.Store(nil)
-	timer := time.NewTimer(DestroyTimeout)
-	defer timer.Stop()
-	select {
-	case <-s.drained:
-	case <-timer.C:
-		// A call is stuck in Python; tearing the runtime down under it could crash the
-		// process, so leave it running. New calls already fail with ErrDestroyed.
-		return
-	}
-	functionMu.Lock()
-	functions.Store(nil)
-	functionMu.Unlock()
-	C.metacall_destroy()
+	state.Store(destroyed)
+	C.mlbridge_destroy(C.long(DestroyTimeout.Milliseconds()))
 }
 
 // DestroyUnsafe is Destroy; it exists for source compatibility with upstream.
@@ -219,43 +215,8 @@ func CallContext(ctx context.Context, function string, args ...interface{}) (int
 	return callWithin(ctx, function, args)
 }
 
-// lookup returns the function's handle, from the cache when it has been seen before.
-func lookup(function string) (unsafe.Pointer, error) {
-	if m := functions.Load(); m != nil {
-		if fn, ok := (*m)[function]; ok {
-			return fn, nil
-		}
-	}
-	cname := C.CString(function)
-	var label [128]byte
-	msg := make([]byte, errBufferSize)
-	fn := C.mlb_function(cname, (*C.char)(unsafe.Pointer(&label[0])), C.size_t(len(label)),
-		(*C.char)(unsafe.Pointer(&msg[0])), C.size_t(len(msg)))
-	C.free(unsafe.Pointer(cname))
-	if fn == nil {
-		// The runtime's reason (e.g. LookupError: function not found: 'name'), read on the
-		// thread that made the lookup.
-		return nil, &PythonError{Function: function, Type: cError(label[:]), Message: cError(msg)}
-	}
-	functionMu.Lock()
-	old := functions.Load()
-	next := make(map[string]unsafe.Pointer, 1+lenOf(old))
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[function] = fn
-	functions.Store(&next)
-	functionMu.Unlock()
-	return fn, nil
-}
-
-func lenOf(m *map[string]unsafe.Pointer) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
+func call(function string, args []interface{}) (interface{}, error) {
+	return callWithin(nil, function, args)
 }
 
 // callBuffers are reused between calls: the argument tape and the result tape.
@@ -273,26 +234,13 @@ var bufferPool = sync.Pool{New: func() interface{} {
 	return &callBuffers{args: make(tape, 0, 256), out: make([]byte, resultBufferSize)}
 }}
 
-func call(function string, args []interface{}) (interface{}, error) {
-	return callWithin(nil, function, args)
-}
-
 func callWithin(ctx context.Context, function string, args []interface{}) (interface{}, error) {
-	s, err := enter()
-	if err != nil {
-		return nil, err
+	if strings.IndexByte(function, 0) >= 0 {
+		return nil, nulError(function, -1, "", "the function name")
 	}
-	defer s.leave()
-	g, err := admit(ctx)
-	if err != nil {
-		return nil, err
+	if state.Load() != running {
+		return nil, lifecycleError()
 	}
-	defer g.release()
-	fn, err := lookup(function)
-	if err != nil {
-		return nil, err
-	}
-
 	bufs := bufferPool.Get().(*callBuffers)
 	defer func() {
 		if cap(bufs.args) <= keepBufferLimit && cap(bufs.out) <= keepBufferLimit {
@@ -309,27 +257,35 @@ func callWithin(ctx context.Context, function string, args []interface{}) (inter
 	}
 	bufs.args = t
 
+	g, held, err := admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cheld := C.int(0)
+	if held {
+		cheld = 1
+	}
 	var tapePtr *C.uchar
 	if len(t) > 0 {
 		tapePtr = (*C.uchar)(unsafe.Pointer(&t[0]))
 	}
 	out := bufs.out
-	res := C.mlb_call(fn, tapePtr, C.size_t(len(t)), C.size_t(len(args)),
-		(*C.uchar)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
+	res := C.mlbridge_tape_call((*C.char)(unsafe.Pointer(unsafe.StringData(function))), C.size_t(len(function)),
+		tapePtr, C.size_t(len(t)), C.size_t(len(args)),
+		(*C.uchar)(unsafe.Pointer(&out[0])), C.size_t(len(out)), cheld)
+	g.release()
 	switch res.status {
-	case C.MLB_OK:
-	case C.MLB_NO_VALUE:
-		return nil, fmt.Errorf("metacall: %s: the runtime returned no value (out of memory?)", function)
+	case C.MLBRIDGE_TAPE_OK:
+	case C.MLBRIDGE_TAPE_NOT_INITIALIZED:
+		return nil, lifecycleError()
 	default:
-		return nil, fmt.Errorf("metacall: %s: the runtime could not build the arguments (out of memory?)", function)
+		return nil, fmt.Errorf("metacall: %s: the runtime ran out of memory for the result", function)
 	}
-	needed := int(res.needed)
-	if needed > len(out) {
-		out = make([]byte, needed)
-		C.mlb_encode_pending(res.pending, (*C.uchar)(unsafe.Pointer(&out[0])), C.size_t(len(out)))
-		bufs.out = out
+	if res.heap != nil { // the result did not fit in out: decode it from C memory, then free it
+		defer C.free(unsafe.Pointer(res.heap))
+		return decodeResult(function, unsafe.Slice((*byte)(unsafe.Pointer(res.heap)), int(res.length)))
 	}
-	return decodeResult(function, out[:needed])
+	return decodeResult(function, out[:res.length])
 }
 
 // benchNoop is the floor of the benchmarks: one bare cgo call into the embedded runtime

@@ -97,3 +97,10 @@ async def later(value):
 
 async def later_fail(message):
     raise RuntimeError(message)
+
+
+def counts_of(name):
+    """[calls, errors] of a loaded function, as every host counts them."""
+    from bridge.runtime import RUNTIME
+
+    return list(RUNTIME.table[name].counts)

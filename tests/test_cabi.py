@@ -1,0 +1,81 @@
+"""The seam between the C shim and Python: every name ``bridge._cabi`` declares for the C side
+resolves to what the C code expects. A rename in ``bridge.runtime`` or ``bridge.errors`` that
+is not followed here fails this test, not only C and Go callers at run time."""
+
+from __future__ import annotations
+
+import array
+import importlib
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bridge.runtime import Function, Runtime
+
+
+class _FakeFFI:
+    """Stands in for the cffi module that only exists inside libmetacall.so."""
+
+    def def_extern(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return lambda function: function
+
+
+@pytest.fixture
+def cabi() -> Iterator[types.ModuleType]:
+    fake = types.ModuleType("_mlbridge_cffi")
+    fake.ffi = _FakeFFI()  # type: ignore[attr-defined]
+    fake.lib = types.SimpleNamespace()  # type: ignore[attr-defined]
+    saved = {name: sys.modules.get(name) for name in ("_mlbridge_cffi", "bridge._cabi")}
+    sys.modules["_mlbridge_cffi"] = fake
+    sys.modules.pop("bridge._cabi", None)
+    try:
+        yield importlib.import_module("bridge._cabi")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def test_the_table_attribute_is_the_runtimes_name_to_function_dict(cabi: types.ModuleType) -> None:
+    assert isinstance(cabi.RUNTIME, Runtime)
+    runtime = Runtime()
+    runtime.load_from_memory("py", "def f(x):\n    return x\n")
+    table = getattr(runtime, cabi.TABLE)
+    assert isinstance(table, dict) and isinstance(table["f"], Function)
+
+
+def test_a_function_has_the_callable_and_the_counters_c_reads(cabi: types.ModuleType) -> None:
+    def f() -> int:
+        return 1
+
+    function = Function("f", f, "<test>")
+    assert getattr(function, cabi.CALLABLE) is f
+    counts = getattr(function, cabi.COUNTS)
+    # The C call routine writes through the buffer: two signed 64-bit integers.
+    assert isinstance(counts, array.array) and counts.typecode == "q" and list(counts) == [0, 0]
+    assert memoryview(counts).format == "q" and not memoryview(counts).readonly
+    assert getattr(Function("g", f, "<test>"), cabi.COUNTS) is not counts  # one pair each
+
+
+def test_an_exception_description_has_the_three_strings_c_reads(cabi: types.ModuleType) -> None:
+    try:
+        raise ValueError("bad input")
+    except ValueError as exc:
+        info = cabi.describe_exception(exc)
+    fields = (cabi.DESCRIPTION_TYPE, cabi.DESCRIPTION_MESSAGE, cabi.DESCRIPTION_TRACEBACK)
+    values = [getattr(info, field) for field in fields]
+    assert all(isinstance(v, str) for v in values)
+    assert values[0] == "ValueError" and values[1] == "bad input" and "bad input" in values[2]
+
+
+def test_the_coroutine_helpers_run_a_coroutine_to_its_value(cabi: types.ModuleType) -> None:
+    async def seven() -> int:
+        return 7
+
+    assert cabi.await_result("seven", seven()) == 7
+    assert cabi.submit_coroutine("seven", seven()).result(timeout=10) == 7
