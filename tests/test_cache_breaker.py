@@ -70,14 +70,27 @@ def test_a_failed_probe_doubles_the_backoff() -> None:
     assert store.calls == 3 and breaker.is_open
 
 
-def test_an_unexpected_store_error_is_a_counted_miss_and_the_tier_recovers() -> None:
+def test_an_error_that_is_not_unavailability_is_a_counted_miss_and_the_tier_stays_up() -> None:
+    # Issue #14 item 8: one bad key or value must not take the tier away from every caller.
     store, clock = FlakyStore(), Clock()
     breaker = Breaker(store, Backoff(initial_ms=1_000), clock=clock)
-    store.failure = RuntimeError("a bug in a store")
+    store.failure = RuntimeError("a bug in a store, or a value it cannot send")
     assert breaker.get_many(["a"]) == [None]
-    breaker.put_many([("a", Entry(dict_hash=1, values={"x": 1}))], ttl_ms=1000)  # dropped, down
-    assert store.counters.errors == 1 and store.counters.down == 1
+    breaker.put_many([("a", Entry(dict_hash=1, values={"x": 1}))], ttl_ms=1000)
+    assert store.counters.errors == 2 and store.counters.down == 0
+    assert not breaker.is_open
     store.failure = None
+    assert breaker.get_many(["b"]) == [None]  # asked at once, no back-off
+    assert store.calls == 3
+
+
+def test_such_an_error_during_a_probe_closes_the_breaker() -> None:
+    store, clock = FlakyStore(), Clock()
+    breaker = Breaker(store, Backoff(initial_ms=1_000), clock=clock)
+    store.failure = BackendUnavailable("refused")
+    breaker.get_many(["a"])
+    assert breaker.is_open
     clock.now += 1.01
-    assert breaker.get_many(["a"]) == [None]  # the probe was allowed: not stuck down
+    store.failure = ValueError("this key only")
+    assert breaker.get_many(["a"]) == [None]  # the probe reached the server
     assert not breaker.is_open

@@ -9,7 +9,7 @@ miss, not an error; :class:`TieredStore` is one configured datastore. See ``READ
 from bridge.cache.backend import Backend, BackendUnavailable
 from bridge.cache.breaker import Breaker
 from bridge.cache.counters import Counters, StoreCounters
-from bridge.cache.entry import CorruptEntryError, Entry, decode, encode
+from bridge.cache.entry import CorruptEntryError, Entry, Shape, decode, encode
 from bridge.cache.memory import MemoryStore
 from bridge.cache.singleflight import Group
 from bridge.cache.tiered import Tier, TieredCounters, TieredStore
@@ -23,6 +23,7 @@ __all__ = [
     "Entry",
     "Group",
     "MemoryStore",
+    "Shape",
     "StoreCounters",
     "Tier",
     "TieredCounters",

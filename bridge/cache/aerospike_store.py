@@ -31,6 +31,17 @@ def _aerospike_error() -> type[Exception]:
     return error
 
 
+def _sendable(key: str) -> bool:
+    """Can the client send ``key``? (It encodes keys as UTF-8; a lone surrogate cannot be.)"""
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class AerospikeStore:
     def __init__(
         self,
@@ -76,14 +87,19 @@ class AerospikeStore:
     def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
         if not keys:
             return []
-        try:
-            batch = self.client.batch_read([self._key(k) for k in keys], policy=self._read_policy)
-        except _aerospike_error() as exc:
-            self.counters.add("errors")
-            raise BackendUnavailable(f"{self.name}: {exc}") from exc
-        out: list[Entry | None] = []
-        for record in batch.batch_records:
-            out.append(self._entry(record))
+        # A key the client cannot encode would fail the whole batch: it is that key's miss.
+        asked = [i for i, k in enumerate(keys) if _sendable(k)]
+        out: list[Entry | None] = [None] * len(keys)
+        if asked:
+            try:
+                batch = self.client.batch_read(
+                    [self._key(keys[i]) for i in asked], policy=self._read_policy
+                )
+            except _aerospike_error() as exc:
+                self.counters.add("errors")
+                raise BackendUnavailable(f"{self.name}: {exc}") from exc
+            for i, record in zip(asked, batch.batch_records, strict=True):
+                out[i] = self._entry(record)
         hits = sum(1 for e in out if e is not None)
         self.counters.add_many(hits=hits, misses=len(keys) - hits)
         return out
@@ -112,13 +128,15 @@ class AerospikeStore:
 
         meta = {"ttl": max(1, round(ttl_ms / 1000))}
         policy = {"key": aerospike.POLICY_KEY_SEND, **self._read_policy}
+        sendable = [(key, bins) for key, bins in items if _sendable(key)]
+        self.counters.add("corrupt", len(items) - len(sendable))
         try:
-            for key, bins in items:
+            for key, bins in sendable:
                 self.client.put(self._key(key), bins, meta=meta, policy=policy)
         except _aerospike_error() as exc:
             self.counters.add("errors")
             raise BackendUnavailable(f"{self.name}: {exc}") from exc
-        self.counters.add("writes", len(items))
+        self.counters.add("writes", len(sendable))
 
     def close(self) -> None:
         self.client.close()

@@ -5,6 +5,11 @@ After a failure the tier is *down* for a back-off (the connection's
 maximum). While down, reads answer misses and writes are dropped, both counted as
 ``down`` without touching the network. When the back-off has passed, one caller probes; success
 closes the breaker and resets the back-off.
+
+Only :class:`BackendUnavailable` (the server cannot be reached, or did not answer within the
+connection's total deadline) opens the breaker. Any other exception of a store concerns what
+was asked, not the tier: that call's keys are misses, counted as ``errors``, and every other
+caller keeps the tier.
 """
 
 from __future__ import annotations
@@ -57,8 +62,12 @@ class Breaker:
             return True
 
     def _failed(self, exc: Exception) -> None:
-        if not isinstance(exc, BackendUnavailable):  # the stores count their own failures
+        if not isinstance(exc, BackendUnavailable):
+            # Not the tier's failure (a bug, a value the client cannot send): this call's
+            # miss only. The stores count their own unavailability; this one is counted here.
             self.counters.add("errors")
+            self._succeeded()  # the server was not found wanting: a probe closes the breaker
+            return
         with self._lock:
             doubled = self._backoff_s * 2 if self._backoff_s else self.initial_backoff_s
             self._backoff_s = min(self.max_backoff_s, doubled)

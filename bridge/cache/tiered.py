@@ -3,7 +3,9 @@
 Reads go tier by tier with one multi-get each, only for the keys still missing. An L1 hit is
 copied to memory; an L2 hit is copied to memory and (in the background) to L1. An entry written
 under another dictionary hash is a miss at that tier (mly only checks that when a client opts
-in), so a model reloaded with a new vocabulary never serves predictions of the old one.
+in), so a model reloaded with a new vocabulary never serves predictions of the old one; an
+entry that does not fit the reader's :class:`Shape` (its model's outputs) is a corrupt miss at
+that tier, so another model's (or anybody's) entry under the same key is never served.
 
 Writes go to memory at once and to L1/L2 on a background thread, so a slow or dead remote tier
 never delays a prediction. ``ReadOnly`` tiers are never written, copies included.
@@ -19,7 +21,7 @@ from typing import Any
 
 from bridge.cache.breaker import Breaker
 from bridge.cache.counters import Counters
-from bridge.cache.entry import Entry
+from bridge.cache.entry import Entry, Shape
 from bridge.cache.memory import MemoryStore
 
 
@@ -106,10 +108,14 @@ class TieredStore:
     def tiers(self) -> list[Tier]:
         return [t for t in (self.local, self.l1, self.l2) if t is not None]
 
-    def get_many(self, keys: Sequence[str], dict_hash: int) -> list[Entry | None]:
-        return self._read(self.tiers, keys, dict_hash)
+    def get_many(
+        self, keys: Sequence[str], dict_hash: int, shape: Shape | None = None
+    ) -> list[Entry | None]:
+        return self._read(self.tiers, keys, dict_hash, shape)
 
-    def _read(self, tiers: list[Tier], keys: Sequence[str], dict_hash: int) -> list[Entry | None]:
+    def _read(
+        self, tiers: list[Tier], keys: Sequence[str], dict_hash: int, shape: Shape | None
+    ) -> list[Entry | None]:
         """Look ``keys`` up in ``tiers``, in order, each tier asked only for what is missing."""
         results: list[Entry | None] = [None] * len(keys)
         pending = list(range(len(keys)))
@@ -119,16 +125,21 @@ class TieredStore:
             found = tier.store.get_many([keys[i] for i in pending])
             still: list[int] = []
             hits: list[int] = []
-            mismatched = 0
+            mismatched = foreign = 0
             for i, entry in zip(pending, found, strict=True):
                 if entry is None:
                     still.append(i)
                 elif entry.dict_hash != dict_hash:
                     mismatched += 1
                     still.append(i)
+                elif shape is not None and not shape.fits(entry.values):
+                    foreign += 1
+                    still.append(i)
                 else:
                     results[i] = entry
                     hits.append(i)
+            if foreign:
+                tier.store.counters.add("corrupt", foreign)
             self.counters.add_many(
                 **{"hash_mismatches": mismatched, f"{tier.name}_hits": len(hits)}
             )
@@ -139,22 +150,24 @@ class TieredStore:
             self.counters.add("misses", len(pending))
         return results
 
-    def get_one(self, key: str, dict_hash: int) -> Entry | None:
+    def get_one(self, key: str, dict_hash: int, shape: Shape | None = None) -> Entry | None:
         """:meth:`get_many` for one key, with a short path for a memory hit."""
         local = self.local
         if local is None or not isinstance(local.store, MemoryStore):
-            return self.get_many((key,), dict_hash)[0]
+            return self.get_many((key,), dict_hash, shape)[0]
         entry = local.store.get_one(key)
         counters = self.counters
         if entry is not None and entry.dict_hash == dict_hash:
-            with counters.lock:
-                counters.local_hits += 1
-            return entry
-        if entry is not None:
+            if shape is None or shape.fits(entry.values):
+                with counters.lock:
+                    counters.local_hits += 1
+                return entry
+            local.store.counters.add("corrupt")
+        elif entry is not None:
             counters.add("hash_mismatches")
         # Memory has answered (and counted its miss): ask the remote tiers only.
         remote = [t for t in (self.l1, self.l2) if t is not None]
-        return self._read(remote, (key,), dict_hash)[0]
+        return self._read(remote, (key,), dict_hash, shape)[0]
 
     def _copy_up(self, source: Tier, items: list[tuple[str, Entry]]) -> None:
         if self.local is not None:

@@ -14,11 +14,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from bridge.cache import Counters, Entry, Group, TieredStore
+from bridge.cache import Counters, Entry, Group, Shape, TieredStore
 from bridge.cache.singleflight import GroupCounters
 from bridge.config import ConfigError, Model
 from bridge.errors import LoadError
-from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, make_field, needs_vocabulary
+from bridge.mly.keys import (
+    FieldSpec,
+    InputError,
+    KeyBuilder,
+    kind_of,
+    make_field,
+    needs_vocabulary,
+)
 from bridge.mly.reload import warm_up
 from bridge.models.dictionary import Dictionary, load_dictionary
 
@@ -45,6 +52,17 @@ def load_saved_model(path: Path) -> Predictor:
 PredictorFactory = Callable[[Path], Predictor]
 
 
+def _entry_shape(predictor: Predictor) -> Shape:
+    """Output name → kind (from the signature's dtype when the predictor has one, as
+    :class:`bridge.models.SavedModel` does) and whether it is one scalar per example."""
+    signature = getattr(predictor, "signature", None)
+    outputs = {name: ("any", True) for name in predictor.output_names}
+    for info in getattr(signature, "outputs", ()):
+        scalar = len(info.shape) == 1 or info.is_column
+        outputs[info.name] = (kind_of(info.dtype), scalar)
+    return Shape(outputs)
+
+
 @dataclasses.dataclass
 class ModelCounters(Counters):
     calls: int = 0
@@ -65,6 +83,8 @@ class ModelVersion:
     flights: Group[dict[str, Any]]
     """Single-flight per version: a call on the new version never waits for (and takes the
     answer of) an evaluation still running on the old one."""
+    shape: Shape
+    """The outputs a cached entry must hold to be served (issue #14 item 7)."""
 
 
 class ModelService:
@@ -181,7 +201,14 @@ class ModelService:
                 for f in fields
             ]
         keys = KeyBuilder(fields, key_fields)
-        return ModelVersion(predictor, dictionary, keys, url, Group(counters=self._flight_counters))
+        return ModelVersion(
+            predictor,
+            dictionary,
+            keys,
+            url,
+            Group(counters=self._flight_counters),
+            _entry_shape(predictor),
+        )
 
     def _fields(self, predictor: Predictor) -> tuple[list[FieldSpec], list[str]]:
         """Reconcile configured inputs with the signature, as mly's ``reconcileIOFromSignature``."""
@@ -227,7 +254,7 @@ class ModelService:
             return self.process_batch([row])[0]
         # The single-row path of process_batch, unrolled: a memory hit is a few microseconds.
         values, key = state.keys.prepare(row)
-        entry = store.get_one(key, state.dictionary.hash)
+        entry = store.get_one(key, state.dictionary.hash, state.shape)
         counters = self.counters
         with counters.lock:
             counters.calls += 1
@@ -308,7 +335,7 @@ class ModelService:
         for key, value in zip(keys, values, strict=True):
             row_of.setdefault(key, value)
         unique = list(row_of)
-        found = store.get_many(unique, state.dictionary.hash)
+        found = store.get_many(unique, state.dictionary.hash, state.shape)
         results: dict[str, dict[str, Any]] = {
             k: e.values for k, e in zip(unique, found, strict=True) if e is not None
         }
