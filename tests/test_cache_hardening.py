@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +139,9 @@ def test_a_prediction_does_not_wait_for_a_trickling_tier(
     ids=["string", "foreign-name", "infinite", "extra-output", "list", "bool"],
 )
 def test_an_entry_with_foreign_outputs_is_a_corrupt_miss(
-    runtime: Runtime,
-    mly_loader: MlyLoader,
-    mly_models: Path,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    planted: dict[str, Any],
+    runtime: Runtime, serve: Serve, redis_server: RedisServer, planted: dict[str, Any]
 ) -> None:
-    runtime.load_from_file("mly", [str(redis_config(tmp_path, mly_models, redis_server.port))])
-    svc = service(mly_loader)
+    svc = serve()
     data = json.dumps({"h": dict_hash(svc), "v": planted}).encode()  # the right hash
     redis_server.client().set(redis_key(svc, ROW), data)
     assert runtime.call("sli.eval", ROW) == EXPECTED
@@ -180,15 +174,31 @@ def test_shape_accepts_what_the_model_outputs_only() -> None:
 # -- item 8: one bad value or key is that key's miss ----------------------------------------
 
 
-def test_a_deeply_nested_value_is_one_corrupt_miss_and_the_tier_stays_up(
+Serve = Callable[..., ModelService]
+
+
+@pytest.fixture
+def serve(
     runtime: Runtime,
     mly_loader: MlyLoader,
     mly_models: Path,
     tmp_path: Path,
     redis_server: RedisServer,
+) -> Serve:
+    """``serve(inputs="")``: ``sli`` loaded into ``runtime`` with the module's Redis as L1."""
+
+    def load(inputs: str = "") -> ModelService:
+        config = redis_config(tmp_path, mly_models, redis_server.port, inputs=inputs)
+        runtime.load_from_file("mly", [str(config)])
+        return service(mly_loader)
+
+    return load
+
+
+def test_a_deeply_nested_value_is_one_corrupt_miss_and_the_tier_stays_up(
+    runtime: Runtime, serve: Serve, redis_server: RedisServer
 ) -> None:
-    runtime.load_from_file("mly", [str(redis_config(tmp_path, mly_models, redis_server.port))])
-    svc = service(mly_loader)
+    svc = serve()
     other = {"sa": "b", "sl": "a"}
     client = redis_server.client()
     client.set(redis_key(svc, ROW), b"[" * 100_000 + b"]" * 100_000)
@@ -201,17 +211,9 @@ def test_a_deeply_nested_value_is_one_corrupt_miss_and_the_tier_stays_up(
 
 
 def test_a_key_with_a_lone_surrogate_does_not_take_the_tier_down(
-    runtime: Runtime,
-    mly_loader: MlyLoader,
-    mly_models: Path,
-    tmp_path: Path,
-    redis_server: RedisServer,
+    runtime: Runtime, serve: Serve
 ) -> None:
-    config = redis_config(
-        tmp_path, mly_models, redis_server.port, inputs=", Inputs: [{Name: sa, Wildcard: true}]"
-    )
-    runtime.load_from_file("mly", [str(config)])
-    svc = service(mly_loader)
+    svc = serve(", Inputs: [{Name: sa, Wildcard: true}]")
     assert svc._state.keys.prepare({"sa": "\ud800", "sl": "a"})[1].startswith("\ud800")
     with pytest.raises(Exception, match=r"not string values|surrogate"):
         runtime.call("sli.eval", {"sa": "\ud800", "sl": "a"})  # the model refuses the text

@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
+
+from support.process import ChildServer
 
 ANSWER = b"*1\r\n$200\r\n" + b"x" * 200 + b"\r\n"
 
 
-class TrickleServer:
+class TrickleServer(ChildServer):
     def __init__(self, delay_s: float = 0.05) -> None:
         self.delay_s = delay_s
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -28,16 +29,10 @@ class TrickleServer:
         self._threads: list[threading.Thread] = []
         self.mgets = 0
 
-    def __enter__(self) -> TrickleServer:
+    def start(self) -> None:
         self._spawn(self._accept)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._stop.set()
         self._listener.close()
         for client in list(self._clients):
