@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean mly-peer
+.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-tools mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -109,6 +109,32 @@ $(MLY_PEER): go_host/peers/mlyserver/main.go go_host/peers/mlyserver/go.mod go_h
 	  CGO_ENABLED=1 CGO_CFLAGS="-I$$TFW/include" \
 	  CGO_LDFLAGS="-L$$PEERS -Wl,-rpath,$$PEERS -ltensorflow_framework" \
 	  go build -mod=readonly -o "$$PEERS/mly-server.tmp" . && mv "$$PEERS/mly-server.tmp" "$$PEERS/mly-server"
+
+# --- Fuzzing: each fuzzer runs FUZZ_SECONDS; make test replays the committed corpora -------
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := $(BUILD)/fuzz
+fuzz: fuzz-c
+
+fuzz-tools:
+	@command -v clang >/dev/null || { \
+	  echo "installing clang (libFuzzer) from Debian"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; }
+
+# libFuzzer on the C value API and the call path's conversions (c_shim/fuzz). New inputs go to
+# build/fuzz/corpus (the committed seeds in c_shim/fuzz/corpus are read, not written);
+# a finding stops the run and leaves its input in build/fuzz/artifacts.
+fuzz-c: venv fuzz-tools
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DMLBRIDGE_FUZZ=ON -DMLBRIDGE_ASAN=OFF \
+	  -DPython3_EXECUTABLE=$(abspath $(PY)) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j2 --target fuzz_values fuzz_convert
+	@for t in values convert; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+	  echo "== libFuzzer: $$t, $(FUZZ_SECONDS) s =="; \
+	  PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/fuzz-bin/fuzz_$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t c_shim/fuzz/corpus/$$t || exit 1; \
+	done
 
 # --- Code quality -------------------------------------------------------------------------
 lint: venv
