@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -305,5 +306,32 @@ func TestCacheKeyDisagreementsAreCounted(t *testing.T) {
 	after := stats(t, "sli").Runtime.Server.CacheKeyDisagreements
 	if after-before != 1 { // ours is [UNK]/b
 		t.Fatalf("disagreements %d → %d, want one more", before, after)
+	}
+}
+
+// A server whose models have stopped taking requests (it is shutting down) answers 503 JSON.
+func TestShuttingDownIs503(t *testing.T) {
+	needServer(t)
+	srv := New(testServer.Description())
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	defer func() { _ = srv.Shutdown(context.Background()) }()
+	for _, m := range srv.models {
+		m.batcher.Close()
+	}
+	for name, client := range clients() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+l.Addr().String()+"/v1/api/model/sli/eval", strings.NewReader(`{"sa":"a","sl":"a"}`))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !bytes.HasPrefix(body, []byte(`{"status":"error","error":"the server is shutting down"}`)) {
+			t.Fatalf("%s: %d %s", name, resp.StatusCode, body)
+		}
 	}
 }

@@ -49,6 +49,24 @@ Models:
     Inputs:
       - Name: tv
         Wildcard: true
+  - ID: vecb
+    URL: %[2]s/vectorization_int_model
+    DataStore: sli
+    Inputs:
+      - Name: tv
+        Wildcard: true
+    Batch:
+      MaxBatchSize: 64
+      BatchWaitMicros: 300000
+      MaxEvaluatorConcurrency: 1
+  - ID: tiny
+    URL: %[2]s/string_lookups_int_model
+    DataStore: sli
+    Batch:
+      MaxBatchSize: 1
+      BatchWaitMicros: 0
+      MaxEvaluatorConcurrency: 1
+      MaxQueuedBatches: 1
 Datastores:
   - ID: sli
     Cache:
@@ -199,9 +217,12 @@ func errorText(t testing.TB, r reply, status int) string {
 
 // stats reads the model's counters from /meta/stats.
 type modelStats struct {
-	Batches  int64 `json:"batches"`
-	Requests int64 `json:"requests"`
-	Runtime  struct {
+	ActiveEvaluators int64 `json:"activeEvaluators"`
+	BatchQueueLen    int64 `json:"batchQueueLen"`
+	Batches          int64 `json:"batches"`
+	Requests         int64 `json:"requests"`
+	Overloaded       int64 `json:"overloaded"`
+	Runtime          struct {
 		Server struct {
 			Requests              int64 `json:"requests"`
 			CacheKeyDisagreements int64 `json:"cache_key_disagreements"`

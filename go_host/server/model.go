@@ -27,7 +27,6 @@ type model struct {
 	batcher  *metacall.Batcher
 	options  metacall.BatcherOptions
 	dictHash atomic.Int64 // as of the last answer (the runtime may reload the model)
-	active   atomic.Int64 // requests between queueing and their answer
 }
 
 func newModel(d ModelDescription) *model {
@@ -43,12 +42,14 @@ func newModel(d ModelDescription) *model {
 
 // batcherOptions maps mly's Batch settings: MaxBatchSize → requests per model call,
 // BatchWaitMicros → MaxWait, MaxEvaluatorConcurrency → concurrent calls, and
-// MaxQueuedBatches × MaxBatchSize → the queue bound past which requests get 429.
+// MaxQueuedBatches (× MaxBatchSize requests) → the queue bound past which requests get 429.
+// One item is one request, whatever its rows (mly counts rows toward MaxBatchSize): the
+// runtime answers each request on its own, so a refused row fails its request only.
 func batcherOptions(b *Batch) metacall.BatcherOptions {
 	opts := metacall.BatcherOptions{
-		MaxBatchSize: defaultMaxBatchSize,
-		QueueSize:    defaultMaxQueuedBatches * defaultMaxBatchSize,
-		Dispatchers:  defaultEvaluators,
+		MaxBatchSize:     defaultMaxBatchSize,
+		MaxQueuedBatches: defaultMaxQueuedBatches,
+		Dispatchers:      defaultEvaluators,
 	}
 	if b == nil {
 		return opts
@@ -66,7 +67,7 @@ func batcherOptions(b *Batch) metacall.BatcherOptions {
 	if b.MaxQueuedBatches > 0 {
 		queued = b.MaxQueuedBatches
 	}
-	opts.QueueSize = queued * opts.MaxBatchSize
+	opts.QueueSize, opts.MaxQueuedBatches = 0, queued
 	return opts
 }
 
@@ -91,9 +92,7 @@ func (m *model) evaluate(ctx context.Context, req *evalRequest) (*answer, error)
 	if req.cacheKeys != nil {
 		keys = req.cacheKeys
 	}
-	m.active.Add(1)
 	out, err := m.batcher.Call(ctx, []interface{}{req.rows, keys})
-	m.active.Add(-1)
 	if err != nil {
 		return nil, classify(err)
 	}

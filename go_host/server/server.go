@@ -281,14 +281,15 @@ func (s *Server) writeStats(w http.ResponseWriter, m *model) {
 		writeFailure(w, classify(err))
 		return
 	}
+	// mly's fields first (activeEvaluators: batches running; batchQueueLen: requests
+	// waiting; timeout: the batch wait in ns), then ours.
 	st := m.batcher.Stats()
-	active := m.active.Load()
 	b := []byte(`{"activeEvaluators":`)
-	b = strconv.AppendInt(b, active, 10)
+	b = strconv.AppendInt(b, st.Running, 10)
 	b = append(b, `,"batchQueueLen":`...)
-	b = strconv.AppendInt(b, max(0, active-int64(m.options.Dispatchers*m.options.MaxBatchSize)), 10)
+	b = strconv.AppendInt(b, int64(st.Queued), 10)
 	b = append(b, `,"shedding":`...)
-	b = strconv.AppendBool(b, active >= int64(m.options.QueueSize))
+	b = strconv.AppendBool(b, st.Queued >= m.options.MaxQueuedBatches*m.options.MaxBatchSize)
 	b = append(b, `,"timeout":`...)
 	b = strconv.AppendInt(b, int64(m.options.MaxWait), 10)
 	b = fmt.Appendf(b, `,"batches":%d,"requests":%d,"overloaded":%d,"cancelled":%d,"runtime":%s}`,
