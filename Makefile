@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-tools mly-peer
+.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-tools mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -28,20 +28,29 @@ demo: setup
 	@echo "== C: MetaCall's C API from 2 threads =="
 	$(C_DEMO) -threads 2 "$$($(PY) -m bridge.cli data)"
 
+# make test = lint + the three suites; each suite runs alone too.
 test: setup lint
+	$(MAKE) test-python test-c test-go
+
+# bench-deps: the Python suite runs the wine benchmark's smoke test (every approach, 50 reviews).
+test-python: setup bench-deps
 	$(PY) -m pytest
+
+test-c: setup
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
+
+test-go: setup
 	cd go_host && go test -race -count=1 ./...
 
 # The side-by-side wine benchmark (README's results table); bench-large also trains the large model.
-bench: setup
+bench: setup bench-deps
 	$(PY) -m bridge.cli bench wine --model $(SIZE)
 
 bench-large:
 	$(MAKE) SIZE=large bench
 
 # Micro-benchmarks: pytest-benchmark, go test -bench and the C call benchmark.
-bench-micro: setup
+bench-micro: setup bench-deps
 	$(PY) -m pytest --benchmark-enable -k "bench or benchmark"
 	cd go_host && MLBRIDGE_GO_PERF=1 go test -count=1 -run 'PerformanceGoals|CacheHitGoal' -v ./metacall/
 	cd go_host && MLBRIDGE_GO_PERF=1 MLBRIDGE_WINE_CSV="$$(../$(PY) -m bridge.cli data)" go test -count=1 -run AdmissionGoals -v ./cmd/winedemo/
@@ -56,6 +65,12 @@ $(VENV)/.installed: pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,aerospike]'
+	touch $@
+
+# The [bench] extra (psutil, matplotlib): benchmarks only, never the embedded runtime.
+bench-deps: $(VENV)/.bench-installed
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev,aerospike,bench]'
 	touch $@
 
 # --- Debian packages (the Redis server that the cache tests start on loopback) ------------

@@ -71,13 +71,3 @@ def function(name: str) -> Function:
 def inspect() -> dict[str, list[dict[str, Any]]]:
     """Every loaded function with its parameter names and annotations, grouped as MetaCall."""
     return RUNTIME.inspect()
-
-
-def _register_mly_loader() -> None:
-    # Light: the "mly" loader imports TensorFlow and the cache clients on its first load.
-    from bridge.mly import register
-
-    register()
-
-
-_register_mly_loader()

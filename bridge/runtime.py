@@ -1,9 +1,10 @@
 """The function table: one per process, shared by every host.
 
 Scripts are loaded by a *loader* chosen by tag (MetaCall's ``"py"``; ``"mly"`` for model
-configurations, registered by :mod:`bridge.mly`). A load registers the functions it exports
-in one global namespace, as MetaCall does with a NULL handle: a name that is already taken fails
-the whole load and the earlier one stays.
+configurations and ``"mly-server"`` for the HTTP server's, :mod:`bridge.mly`); :data:`RUNTIME`,
+at the end of this file, is built with them. A load registers the functions it exports in one
+global namespace, as MetaCall does with a NULL handle: a name that is already taken fails the
+whole load and the earlier one stays.
 
 Reads are lock-free: the table is a dict that is replaced, never mutated, so a lookup on the hot
 path costs one dict access and no lock. Loads run without a lock (a script that hangs while it
@@ -37,6 +38,7 @@ from bridge.errors import (
     LoaderNotFoundError,
     LoadError,
 )
+from bridge.mly import MLY, SERVER, SERVER_TAG
 
 SCRIPT_PATH_ENV = "LOADER_SCRIPT_PATH"
 
@@ -263,12 +265,16 @@ def _quoted(text: str, limit: int = 80) -> str:
 class Runtime:
     """The process-wide table of loaded functions and the loaders that fill it."""
 
-    def __init__(self) -> None:
+    def __init__(self, loaders: Mapping[str, Loader] | None = None) -> None:
+        """``loaders``: tag → loader; only MetaCall's ``"py"`` when not given."""
         # name -> Function. Replaced as a whole on every load, never mutated, so that readers
         # (the C shim reads it on every call) need no lock: treat it as read-only.
         self.table: dict[str, Function] = {}
         self._handles: list[Handle] = []
-        self._loaders: dict[str, Loader] = {"py": PythonLoader()}
+        self._loaders: dict[str, Loader] = {
+            _checked_text("tag", tag): loader
+            for tag, loader in (loaders or {"py": PythonLoader()}).items()
+        }
         # Held only to register a finished load, to clear, or to add a loader: never while a
         # script runs, so that clear() (metacall_destroy) keeps its bound whatever a load does.
         self._state_lock = threading.Lock()
@@ -488,4 +494,5 @@ class Runtime:
         return sorted(self.table)
 
 
-RUNTIME = Runtime()
+RUNTIME = Runtime({"py": PythonLoader(), "mly": MLY, SERVER_TAG: SERVER})
+"""The process-wide runtime that every host calls (the C shim reads this name)."""

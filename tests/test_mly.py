@@ -20,10 +20,6 @@ from support.speed import SpeedGoal, interleaved_ratio
 EXAMPLES = ROOT / "examples"
 
 
-def test_importing_bridge_registers_the_mly_loader() -> None:
-    assert "mly" in bridge.RUNTIME.loaders()
-
-
 def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
     mly_models: Path,
     tmp_path: Path,

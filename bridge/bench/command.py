@@ -11,6 +11,9 @@ from bridge.bench.wine import APPROACHES, REPO, BenchError, Settings
 from bridge.data import resolve_wine_csv
 from bridge.train.sentiment import default_output_dir
 
+BENCH_EXTRA = ("psutil", "matplotlib")
+"""What the benchmarks need and the runtime does not (``pip install -e '.[bench]'``)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("benchmark", choices=("wine",), help="which benchmark (wine)")
@@ -54,5 +57,10 @@ def run(args: argparse.Namespace) -> int:
         wine.run(settings, args.only or APPROACHES, args.out)
     except BenchError as exc:
         print(f"mlbridge bench: {exc}")
+        return 1
+    except ModuleNotFoundError as exc:
+        if exc.name not in BENCH_EXTRA:
+            raise
+        print(f"mlbridge bench: {exc}; install the [bench] extra (`make bench` does)")
         return 1
     return 0

@@ -21,10 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from bridge.bench.memory import TreeSampler
-
 REPO = Path(__file__).resolve().parents[2]
 WINEDEMO = REPO / "build" / "bin" / "winedemo"
 C_EXAMPLE = REPO / "build" / "bin" / "wine_sentiment"
@@ -108,6 +104,8 @@ def environment(s: Settings) -> dict[str, str]:
 
 
 def run_one(approach: str, s: Settings, workdir: Path) -> tuple[Result, list[str]]:
+    from bridge.bench.memory import TreeSampler  # psutil: the [bench] extra
+
     labels_path = workdir / f"{approach}.labels"
     cmd = command(approach, s, labels_path)
     if not Path(cmd[0]).exists():
@@ -181,6 +179,8 @@ def markdown_table(results: Sequence[Result]) -> str:
 
 
 def machine() -> dict[str, Any]:
+    import psutil  # the [bench] extra
+
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),

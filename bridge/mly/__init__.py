@@ -1,7 +1,9 @@
 """Models served from an mly configuration, through the prediction cache.
 
-Importing :mod:`bridge` registers :data:`MLY` as the runtime's ``"mly"`` loader; the heavy
-parts (TensorFlow, Redis, Aerospike) load with the first configuration.
+:data:`MLY` is the ``"mly"`` loader of :data:`bridge.RUNTIME` and :data:`SERVER` its
+``"mly-server"`` loader (the HTTP server's configuration); both are registered where that
+runtime is built, in :mod:`bridge.runtime`. The heavy parts (TensorFlow, Redis, Aerospike) load
+with the first configuration. Importing this package imports neither them nor the runtime.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge.mly.loader import MlyLoader
-from bridge.runtime import RUNTIME, Runtime
 
 if TYPE_CHECKING:
     from bridge.mly.meta import ServerLoader
 
 MLY = MlyLoader()
-"""The loader registered with :data:`bridge.RUNTIME`."""
+"""The ``"mly"`` loader of :data:`bridge.RUNTIME` (its models, datastores and counters)."""
 
 
 SERVER_TAG = "mly-server"
@@ -53,9 +54,8 @@ class _LazyServerLoader:
             self._real.clear()
 
 
-def register(runtime: Runtime = RUNTIME, loader: MlyLoader = MLY) -> None:
-    runtime.register_loader("mly", loader)
-    runtime.register_loader(SERVER_TAG, _LazyServerLoader(loader))
+SERVER = _LazyServerLoader(MLY)
+"""The ``"mly-server"`` loader of :data:`bridge.RUNTIME`; its models are :data:`MLY`'s."""
 
 
 def snapshot() -> dict[str, Any]:
@@ -63,4 +63,4 @@ def snapshot() -> dict[str, Any]:
     return MLY.snapshot()
 
 
-__all__ = ["MLY", "SERVER_TAG", "MlyLoader", "register", "snapshot"]
+__all__ = ["MLY", "SERVER", "SERVER_TAG", "MlyLoader", "snapshot"]
