@@ -42,7 +42,7 @@ test-c: setup
 test-go: setup
 	cd go_host && go test -race -count=1 ./...
 
-# The side-by-side wine benchmark (README's results table); bench-large also trains the large model.
+# The side-by-side wine benchmark (docs/benchmarks.md); bench-large also trains the large model.
 bench: setup bench-deps
 	$(PY) -m bridge.cli bench wine --model $(SIZE)
 
