@@ -39,8 +39,10 @@ test-python: setup bench-deps
 test-c: setup
 	ctest --test-dir $(CMAKE_BUILD) --output-on-failure
 
+# go_host/interop is a module of its own (viant/mly's Go client from the Go module proxy, no cgo).
 test-go: setup
 	cd go_host && go test -race -count=1 ./...
+	cd go_host/interop && CGO_ENABLED=0 go test -count=1 ./...
 
 # The side-by-side wine benchmark (docs/benchmarks.md); bench-large also trains the large model.
 bench: setup bench-deps
@@ -157,6 +159,7 @@ lint: venv
 	$(PY) -m ruff format --check bridge tests python_scripts c_shim
 	$(PY) -m mypy bridge python_scripts tests
 	cd go_host && test -z "$$(gofmt -l .)" && go vet ./...
+	cd go_host/interop && CGO_ENABLED=0 go vet ./...
 
 clean:
 	rm -rf $(BUILD)
