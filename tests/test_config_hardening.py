@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
 
-from bridge.config import ConfigError, parse_config
+from bridge.config import ConfigError, load_config, parse_config
 from bridge.config.model import MAX_TTL_MS
 from bridge.config.reader import MAX_DEPTH, MAX_NODES
 from support.bounded import bounded
@@ -41,7 +42,7 @@ LAUGHS = {
 
 PARSE_EACH = """
 import json, sys
-from bridge.config import ConfigError, parse_config
+from bridge.config import ConfigError, load_config, parse_config
 out = {}
 for name, text in json.load(sys.stdin).items():
     try:
@@ -121,6 +122,21 @@ def test_errors_quote_at_most_a_few_dozen_characters(tail: str) -> None:
     with pytest.raises(ConfigError) as info:
         bounded(lambda: parse_config(tail), timeout=5)
     assert len(str(info.value)) < MESSAGE_LIMIT, str(info.value)[:MESSAGE_LIMIT]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x13", "\ufffe"])
+def test_a_control_character_is_a_config_error(char: str) -> None:
+    """Found by fuzz/config_target.py: PyYAML refuses non-printable characters while its
+    loader is built, before the reader caught anything (an untyped ``ReaderError``)."""
+    with pytest.raises(ConfigError, match="not valid YAML: unacceptable character"):
+        parse_config(MODEL + f"    UseDict: a{char}b\n")
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "mly.yaml"
+    path.write_bytes(MODEL.encode() + b"    UseDict: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"mly\.yaml: not UTF-8 text \(byte 47\)"):
+        load_config(path)
 
 
 # -- item 14: TimeToLiveMs beyond what a store accepts ---------------------------------------

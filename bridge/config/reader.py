@@ -48,6 +48,8 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read: {exc.strerror or exc}", str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"not UTF-8 text (byte {exc.start})", str(path)) from None
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -105,17 +107,18 @@ def _line(event: Any) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     """The document in ``text`` (YAML, so JSON too) as plain Python values."""
-    loader = _BoundedLoader(text)
     try:
-        return loader.get_single_data()
+        loader = _BoundedLoader(text)  # reads the whole text: a control character stops here
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except ConfigError as exc:
         raise ConfigError(exc.path, exc.problem, source) from None
     except yaml.YAMLError as exc:
         raise ConfigError("", f"not valid YAML: {shown_text(str(exc), 300)}", source) from exc
     except (ValueError, RecursionError) as exc:  # an int of 5,000 digits, …
         raise ConfigError("", f"not a usable value: {shown_text(str(exc), 300)}", source) from None
-    finally:
-        loader.dispose()
 
 
 _SHOWN = reprlib.Repr()
