@@ -99,3 +99,35 @@ def test_bad_rows_name_the_field(fixtures: MlyLoader, row: object, message: str)
 def test_a_bad_row_in_a_batch_names_its_index(fixtures: MlyLoader) -> None:
     with pytest.raises(InputError, match=r"row 1: field 'fl': expected a float, got str"):
         fixtures.services["fli"].process_batch([{"fl": 1.0, "sl": "a"}, {"fl": "x", "sl": "a"}])
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"code": 2**64}, "field 'code': int 18446744073709551616 is out of the 64-bit range"),
+        ({"code": 10**5000}, "field 'code': int of 16610 bits is out of the 64-bit range"),
+        ({"w": 10**400}, "field 'w': int of 1329 bits is not a finite number"),
+        ({"p": 10**400}, "field 'p': int of 1329 bits is not a finite number"),
+        ({"p": float("inf")}, "field 'p': float inf is not a finite number"),
+        ({"a": 10**5000}, "field 'a': int of 16610 bits is out of the 64-bit range"),
+        ({"s": 10**5000}, "field 's': expected a string, got int of 16610 bits"),
+        ({"s": list(range(10**5))}, "field 's': expected a string, got list of 100000 items"),
+    ],
+)
+def test_values_no_key_can_hold_are_input_errors(row: dict[str, object], message: str) -> None:
+    """Found by fuzz/keys_target.py: an int past float's range raised OverflowError, and one of
+    more than 4,300 digits a ValueError from ``str()`` (in the key or in the error message)."""
+    fields = [
+        FieldSpec("code", "int", True, False, layer=make_layer("code", [7])),
+        FieldSpec("w", "float", True, False, wildcard=True),
+        FieldSpec("p", "float", True, False, precision=2),
+        FieldSpec("a", "any", False, False, wildcard=True),
+        FieldSpec("s", "string", True, False, wildcard=True),
+    ]
+    keys = KeyBuilder(fields, ["code", "w", "p", "a", "s"])
+    with pytest.raises(InputError) as caught:
+        keys.prepare(row)
+    assert str(caught.value) == message
+    assert keys.prepare({"code": 2**63 - 1, "w": 1e300, "p": 1e300, "a": -(2**63)})[1] == (
+        f"0/{1e300:.10f}/{1e300:.2f}/-9223372036854775808/"
+    )

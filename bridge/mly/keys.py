@@ -89,8 +89,18 @@ def needs_vocabulary(spec: FieldSpec, key_fields: Sequence[str]) -> bool:
     return keyed and not spec.wildcard and spec.precision == 0
 
 
+_INTEGRAL = 2.0**52
+"""Every float at least this large is a whole number."""
+
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+"""The ints a key field takes: what fits a model's int64 or uint64 input. Beyond them ``str()``
+refuses (more than 4,300 digits) or a float conversion overflows."""
+
+
 def round_half_away(value: float, precision: int) -> float:
     """Go's ``math.Round(v·10^p)/10^p``, which mly uses (Python's ``round`` is half-even)."""
+    if abs(value) >= _INTEGRAL:  # no decimals to round, and v·10^p could overflow to inf
+        return value
     scale = 10.0**precision
     scaled = value * scale
     rounded = math.floor(abs(scaled) + 0.5)
@@ -170,7 +180,7 @@ def _checker(spec: FieldSpec) -> Any:
     if kind == "string":
         return lambda v: v if type(v) is str else _typed(spec, v)
     if kind == "int":
-        return lambda v: v if type(v) is int else _typed(spec, v)
+        return lambda v: v if type(v) is int and INT_MIN <= v <= INT_MAX else _typed(spec, v)
     if kind == "float" and (spec.precision == 0 or spec.wildcard):
         return lambda v: v if type(v) is float and math.isfinite(v) else _typed(spec, v)
     return lambda v: _typed(spec, v)
@@ -192,6 +202,8 @@ def _slot_text(spec: FieldSpec) -> Any:
 
 def _typed(spec: FieldSpec, value: Any) -> Any:
     kind = spec.kind
+    if kind in ("int", "any") and isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise InputError(f"field {spec.name!r}: int {_quote(value)} is out of the 64-bit range")
     if kind == "string":
         if isinstance(value, str):
             return value
@@ -205,9 +217,13 @@ def _typed(spec: FieldSpec, value: Any) -> Any:
             return value
     elif kind == "float":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
             if not math.isfinite(number):
-                raise InputError(f"field {spec.name!r}: {number} is not a finite number")
+                got = f"{type(value).__name__} {_quote(value)}"
+                raise InputError(f"field {spec.name!r}: {got} is not a finite number")
             if spec.precision > 0 and not spec.wildcard:
                 number = round_half_away(number, spec.precision)
             return number
@@ -218,5 +234,19 @@ def _typed(spec: FieldSpec, value: Any) -> Any:
         return value
     expected = {"any": "a scalar"}.get(kind, f"a {kind}")
     raise InputError(
-        f"field {spec.name!r}: expected {expected}, got {type(value).__name__} {value!r:.40}"
+        f"field {spec.name!r}: expected {expected}, got {type(value).__name__} {_quote(value)}"
     )
+
+
+def _quote(value: Any) -> str:
+    """At most 40 characters of ``repr(value)``, in bounded time: an int of 5,000 digits has
+    no ``repr`` at all, and a long list's would be built whole."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"of {value.bit_length()} bits"
+    if isinstance(value, (str, bytes)):
+        return f"{value[:40]!r:.40}"
+    if isinstance(value, (int, float)) or value is None:
+        return f"{value!r:.40}"
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        return f"of {len(value)} items"
+    return ""
