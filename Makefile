@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-tools mly-peer
+.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-tools mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -130,7 +130,7 @@ $(MLY_PEER): go_host/peers/mlyserver/main.go go_host/peers/mlyserver/go.mod go_h
 # --- Fuzzing: each fuzzer runs FUZZ_SECONDS; make test replays the committed corpora -------
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(BUILD)/fuzz
-fuzz: fuzz-c
+fuzz: fuzz-c fuzz-py
 
 fuzz-tools:
 	@command -v clang >/dev/null || { \
@@ -153,11 +153,26 @@ fuzz-c: venv fuzz-tools
 	    $(FUZZ_BUILD)/corpus/$$t c_shim/fuzz/corpus/$$t || exit 1; \
 	done
 
+# atheris on the configuration reader and on key building (fuzz/*_target.py), laid out as
+# fuzz-c: new inputs in build/fuzz/corpus/py-*, findings in build/fuzz/artifacts.
+fuzz-py: $(VENV)/.fuzz-installed
+	@for t in config keys; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/py-$$t $(FUZZ_BUILD)/artifacts; \
+	  echo "== atheris: $$t, $(FUZZ_SECONDS) s =="; \
+	  $(PY) fuzz/$${t}_target.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/py-$$t- \
+	    $(FUZZ_BUILD)/corpus/py-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+$(VENV)/.fuzz-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[fuzz]'
+	touch $@
+
 # --- Code quality -------------------------------------------------------------------------
 lint: venv
-	$(PY) -m ruff check bridge tests python_scripts c_shim
-	$(PY) -m ruff format --check bridge tests python_scripts c_shim
-	$(PY) -m mypy bridge python_scripts tests
+	$(PY) -m ruff check bridge tests python_scripts c_shim fuzz
+	$(PY) -m ruff format --check bridge tests python_scripts c_shim fuzz
+	$(PY) -m mypy bridge python_scripts tests fuzz
 	cd go_host && test -z "$$(gofmt -l .)" && go vet ./...
 	cd go_host/interop && CGO_ENABLED=0 go vet ./...
 
