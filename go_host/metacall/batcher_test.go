@@ -111,3 +111,34 @@ func TestBatcherCallManyAnswersARequestsRowsInOrder(t *testing.T) {
 		t.Fatalf("unconvertible row: got %v, want an ArgumentError at [1]", err)
 	}
 }
+
+func TestBatcherCallsPython(t *testing.T) {
+	b := NewBatcher("double_all", BatcherOptions{MaxBatchSize: 16, MaxWait: time.Millisecond})
+	defer b.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := b.Call(context.Background(), i)
+			if err != nil || got != int64(2*i) {
+				t.Errorf("item %d: got (%v, %v)", i, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	// A Python exception reaches every caller of the batch.
+	bad := NewBatcher("double_all", BatcherOptions{MaxBatchSize: 2, MaxWait: time.Hour})
+	defer bad.Close()
+	errs := make(chan error, 2)
+	for _, item := range []interface{}{1, nil} { // None * 2 raises TypeError
+		go func() { _, err := bad.Call(context.Background(), item); errs <- err }()
+	}
+	for i := 0; i < 2; i++ {
+		var pyErr *PythonError
+		if err := <-errs; !errors.As(err, &pyErr) || pyErr.Type != "TypeError" {
+			t.Errorf("got %v, want the TypeError", err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+// Every failure is an error value naming its cause: arguments that cannot be converted (with
+// their position and path), Python exceptions with type, message and traceback, unknown
+// functions; the runtime stays usable after each.
+
+package metacall
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestUnsupportedArgumentsNameTheirPosition(t *testing.T) {
+	type onlyPrivate struct{ a int }
+	cases := []struct {
+		args     []interface{}
+		position int
+		path     string
+		reason   string
+	}{
+		{[]interface{}{1, make(chan int)}, 1, "", "chan int"},
+		{[]interface{}{func() {}}, 0, "", "func()"},
+		{[]interface{}{"ok", 2, complex(1, 2)}, 2, "", "complex128"},
+		{[]interface{}{onlyPrivate{1}}, 0, "", "no exported fields"},
+		{[]interface{}{uint64(math.MaxUint64)}, 0, "", "does not fit"},
+		{[]interface{}{[]interface{}{1, map[string]interface{}{"k": make(chan int)}}}, 0, `[1]["k"]`, "chan int"},
+		{[]interface{}{map[[2]int]int{{1, 2}: 3}}, 0, "", "map keys"},
+		{[]interface{}{map[interface{}]int{[2]int{1, 2}: 3}}, 0, "[[2]int{1, 2}]", "map key"},
+	}
+	for _, c := range cases {
+		got, err := Call("echo", c.args...)
+		var argErr *ArgumentError
+		if !errors.As(err, &argErr) {
+			t.Errorf("%#v: got (%v, %v), want an ArgumentError", c.args, got, err)
+			continue
+		}
+		if argErr.Position != c.position || argErr.Path != c.path || !strings.Contains(argErr.Reason, c.reason) {
+			t.Errorf("%#v: got %+v, want position %d path %q reason containing %q", c.args, argErr, c.position, c.path, c.reason)
+		}
+	}
+}
+
+func TestCyclicArgumentFailsInsteadOfLooping(t *testing.T) {
+	cycle := []interface{}{nil}
+	cycle[0] = cycle
+	var argErr *ArgumentError
+	if _, err := Call("echo", cycle); !errors.As(err, &argErr) || !strings.Contains(argErr.Reason, "deeper") {
+		t.Fatalf("got %v, want an ArgumentError about depth", err)
+	}
+}
+
+// A dict whose keys are not all strings is refused by the runtime (TEAM contract 3), naming
+// the key: the upstream port would panic on such a MAP, and formatting keys loses entries.
+func TestNonStringDictKeysAreAnErrorNamingTheKey(t *testing.T) {
+	cases := map[string]string{
+		"non_string_keys": "dict key 1 (int) is not a string",
+		"bool_key":        "dict key False (bool) is not a string",
+		"colliding_keys":  "dict key 1 (int) is not a string",
+		"tuple_key":       "dict key (1, 2) (tuple) is not a string",
+	}
+	for function, message := range cases {
+		got, err := Call(function)
+		var pyErr *PythonError
+		if !errors.As(err, &pyErr) || pyErr.Type != "TypeError" || !strings.Contains(pyErr.Message, message) {
+			t.Errorf("%s: got (%#v, %v), want a TypeError containing %q", function, got, err, message)
+		}
+	}
+	// The next call works.
+	if got := mustCall(t, "echo", map[string]interface{}{"a": int64(1)}); !reflect.DeepEqual(got, map[string]interface{}{"a": int64(1)}) {
+		t.Errorf("after a refused dict: got %#v", got)
+	}
+}
+
+func TestUnusableResultsAreErrors(t *testing.T) {
+	// The shim refuses Python objects that have no MetaCall value with a TypeError.
+	for _, function := range []string{"an_object", "nested_object"} {
+		var pyErr *PythonError
+		if got, err := Call(function); !errors.As(err, &pyErr) || pyErr.Type != "TypeError" {
+			t.Errorf("%s: got (%#v, %v), want a TypeError", function, got, err)
+		}
+	}
+}
+
+func TestPythonExceptionIsAnError(t *testing.T) {
+	got, err := Call("fail", "bad input")
+	var pyErr *PythonError
+	if !errors.As(err, &pyErr) {
+		t.Fatalf("got (%#v, %v), want a PythonError", got, err)
+	}
+	if pyErr.Type != "ValueError" || pyErr.Message != "bad input" || pyErr.Function != "fail" {
+		t.Fatalf("got %+v", pyErr)
+	}
+	if !strings.Contains(pyErr.Traceback, "raise ValueError(message)") {
+		t.Fatalf("traceback does not show the raise:\n%s", pyErr.Traceback)
+	}
+	if !strings.Contains(err.Error(), "ValueError: bad input") {
+		t.Fatalf("message %q", err.Error())
+	}
+
+	_, err = Call("fail_nested", "k")
+	if !errors.As(err, &pyErr) || pyErr.Type != "KeyError" || !strings.Contains(pyErr.Traceback, "inner") {
+		t.Fatalf("nested: got %v", err)
+	}
+	// The runtime stays usable after an exception.
+	if got := mustCall(t, "add", 1, 1); got != int64(2) {
+		t.Fatalf("after an exception: %#v", got)
+	}
+}
+
+func TestWrongArgumentCountIsAPythonError(t *testing.T) {
+	var pyErr *PythonError
+	if _, err := Call("add", 1); !errors.As(err, &pyErr) || pyErr.Type != "TypeError" {
+		t.Fatalf("got %v, want a TypeError", err)
+	}
+}
+
+func TestUnknownFunctionIsAnError(t *testing.T) {
+	got, err := Call("no_such_function")
+	var pyErr *PythonError
+	if !errors.As(err, &pyErr) || pyErr.Type != "LookupError" || pyErr.Function != "no_such_function" ||
+		!strings.Contains(err.Error(), "no_such_function") {
+		t.Fatalf("got (%v, %v), want a LookupError PythonError naming the function", got, err)
+	}
+}
