@@ -1,22 +1,25 @@
 """The Python client against real servers over loopback HTTP, on mly's ``string_lookups_int_model``.
 
-The same cases run against each server that is available: viant/mly's own server
-(``build/peers/mly-server``, ``make mly-peer``), which shows that the client speaks mly's
-protocol. A server that is not built is skipped, naming how to build it. Expected values are
-what mly's server answers (shared/reference/mly-http.md §2.3, §3.7, §5).
+The same cases run against each server that is available: ours (``build/bin/mlbridge-server``,
+``make go``) and viant/mly's own (``build/peers/mly-server``, ``make mly-peer``), which shows
+that the client speaks mly's protocol. A server that is not built is skipped, naming how to
+build it. Expected values are what mly's server answers (mly-http.md §2.3, §3.7, §5).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bridge.client import Client, HostsUnavailable, InputError, ServerError
-from support.mly_peer import MlyPeer
+from support.mlbridge_server import KINDS, MlbridgeServer, Server, serving
+from support.mly import colour_model, write_config
 
 EXPECTED = {  # (sa, sl) → expand, as mly's server answers
     ("a", "a"): 25,
@@ -46,32 +49,32 @@ class Served:
     eval_requests: Callable[[], int]
 
 
-def start_mly(models: Path, work: Path) -> Iterator[list[MlyPeer]]:
-    peers = [MlyPeer(models, work / "a"), MlyPeer(models, work / "b")]
+def start_all(servers: list[Server]) -> Iterator[list[Server]]:
     try:
-        for peer in peers:
-            peer.start()
-        yield peers
+        for server in servers:
+            server.start()
+        yield servers
     finally:
-        for peer in peers:
-            peer.stop()
+        for server in servers:
+            server.stop()
 
 
-@pytest.fixture(scope="module", params=["mly"])
+@pytest.fixture(scope="module", params=KINDS)
 def servers(
     request: pytest.FixtureRequest, mly_models: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, list[MlyPeer]]]:
+) -> Iterator[tuple[str, list[Server]]]:
     """Two instances of one server kind (the failover test stops one of them)."""
-    yield from (
-        (request.param, peers)
-        for peers in start_mly(mly_models, tmp_path_factory.mktemp(request.param))
-    )
+    kind: str = request.param
+    work = tmp_path_factory.mktemp(kind)
+    group = [serving(kind, mly_models, work / "a"), serving(kind, mly_models, work / "b")]
+    for started in start_all(group):
+        yield kind, started
 
 
 @pytest.fixture
-def served(servers: tuple[str, list[MlyPeer]]) -> Served:
-    name, peers = servers
-    return Served(name, [peers[0].host], peers[0].eval_requests)
+def served(servers: tuple[str, list[Server]]) -> Served:
+    name, group = servers
+    return Served(name, [group[0].host], group[0].eval_requests)
 
 
 @pytest.fixture
@@ -143,9 +146,9 @@ def test_errors_are_typed_and_the_next_call_works(served: Served, client: Client
     assert client.eval({"sa": "a", "sl": "a"}) == {"expand": 25}
 
 
-def test_failover_when_one_server_is_stopped(servers: tuple[str, list[MlyPeer]]) -> None:
-    _, peers = servers
-    first, second = peers
+def test_failover_when_one_server_is_stopped(servers: tuple[str, list[Server]]) -> None:
+    _, group = servers
+    first, second = group
     with Client("sli", [first.host, second.host], backoff_s=30, max_backoff_s=30) as client:
         client.run(rows(("a", "a"), ("b", "c")))  # both hosts up: round robin
         before = second.eval_requests()
@@ -163,3 +166,47 @@ def test_failover_when_one_server_is_stopped(servers: tuple[str, list[MlyPeer]])
         finally:
             first.start()
             second.start()
+
+
+def test_dictionary_reload_after_the_server_reloads_its_model(tmp_path: Path) -> None:
+    """Ours only (ops' hot reload): a new model version changes the dictHash; the client
+    reloads its dictionary once and treats the entries of the old hash as misses."""
+    url = colour_model(tmp_path / "colour", ["red", "white"])
+    second = colour_model(tmp_path / "v2", ["red", "rose"])
+    config = write_config(
+        tmp_path,
+        f"""
+Endpoint: {{Port: 0, Host: 127.0.0.1}}
+Models: [{{ID: colour, URL: {url}, DataStore: mem, ReloadIntervalMs: 100}}]
+Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
+""",
+    )
+    with (
+        MlbridgeServer(config, model_id="colour") as server,
+        Client("colour", [server.host]) as client,
+    ):
+        old_hash = client.dict_hash
+        old_red = client.eval({"colour": "red"})
+        assert client.key_builder.key(client.key_builder.check({"colour": "rose"})) == "[UNK]"
+
+        url.rename(tmp_path / "colour.old")  # the new version, renamed in
+        second.rename(url)
+        direct = f"{server.url}/v1/api/model/colour/eval?colour=red"
+        deadline = time.monotonic() + 60
+        while (answer := httpx.get(direct).json())["dictHash"] == old_hash:
+            assert time.monotonic() < deadline, "the server did not reload the model"
+            time.sleep(0.05)
+        assert answer["data"] != old_red
+
+        before = server.eval_requests()
+        result = client.run([{"colour": "white"}])  # a miss: the answer carries the new hash
+        assert result.dict_hash == answer["dictHash"] != old_hash
+        assert client.dict_hash == answer["dictHash"]
+        assert client.counters.dictionary_reloads == 1
+        assert client.key_builder.key(client.key_builder.check({"colour": "rose"})) == "rose"
+        # red's entry was stored under the old hash: a miss, answered by the new version.
+        again = client.run([{"colour": "red"}])
+        assert again.cached == [False] and again.data == [answer["data"]]
+        assert server.eval_requests() == before + 2
+        assert client.run([{"colour": "red"}]).status == "cached"
+        assert server.eval_requests() == before + 2
