@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-tools mly-peer
+.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-go fuzz-tools mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -130,7 +130,7 @@ $(MLY_PEER): go_host/peers/mlyserver/main.go go_host/peers/mlyserver/go.mod go_h
 # --- Fuzzing: each fuzzer runs FUZZ_SECONDS; make test replays the committed corpora -------
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := $(BUILD)/fuzz
-fuzz: fuzz-c fuzz-py
+fuzz: fuzz-c fuzz-py fuzz-go
 
 fuzz-tools:
 	@command -v clang >/dev/null || { \
@@ -167,6 +167,12 @@ fuzz-py: $(VENV)/.fuzz-installed
 $(VENV)/.fuzz-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[fuzz]'
 	touch $@
+
+# go test -fuzz on the Go argument encoder through the runtime (go_host/metacall/fuzz_test.go),
+# one worker. New inputs stay in Go's cache; a finding is written to
+# go_host/metacall/testdata/fuzz/FuzzCallRoundTrip/, which plain `go test` (make test) replays.
+fuzz-go: shim
+	cd go_host && go test -run '^$$' -fuzz '^FuzzCallRoundTrip$$' -fuzztime $(FUZZ_SECONDS)s -parallel 1 ./metacall/
 
 # --- Code quality -------------------------------------------------------------------------
 lint: venv

@@ -272,7 +272,9 @@ func pythonKeyOf(k reflect.Value) (pythonKey, bool) {
 		return pythonKey{kind: 'i', i: int64(k.Uint())}, true
 	case reflect.Float32, reflect.Float64:
 		f := k.Float()
-		if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		// Integral floats in [-2^63, 2^63) are exactly an int64 (-2^63 included: it equals
+		// math.MinInt64 in Python).
+		if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
 			return pythonKey{kind: 'i', i: int64(f)}, true
 		}
 		return pythonKey{kind: 'f', f: f}, true // NaN never equals itself, here as in Python
