@@ -1,5 +1,6 @@
 /* metacallfv_await_struct_s resolves a Python coroutine and calls resolve or reject. */
 #include <pthread.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -11,6 +12,8 @@ static const char script[] =
 	"async def boom():\n"
 	"    await asyncio.sleep(0)\n"
 	"    raise KeyError('cork')\n"
+	"async def quit():\n"
+	"    raise SystemExit(9)\n"
 	"def plain(x):\n"
 	"    return [x]\n";
 
@@ -51,11 +54,16 @@ static void *on_reject(void *v, void *data)
 	return NULL;
 }
 
+/* Waits at most 10 s: a callback that never runs (a dead event loop) is a failed check. */
 static void wait_for(struct outcome *o)
 {
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
 	pthread_mutex_lock(&o->lock);
-	while (!o->finished)
-		pthread_cond_wait(&o->done, &o->lock);
+	while (!o->finished && pthread_cond_timedwait(&o->done, &o->lock, &deadline) == 0)
+		;
+	CHECK(o->finished);
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -85,6 +93,14 @@ int main(void)
 
 	o = await_call("boom", NULL, 0);
 	CHECK(!o->resolved && strcmp(o->label, "KeyError") == 0);
+
+	/* Issue 14 item 1: a BaseException from a coroutine is a rejection, and the event loop
+	   survives it: the next await still resolves. */
+	o = await_call("quit", NULL, 0);
+	CHECK(o->finished && !o->resolved && strcmp(o->label, "SystemExit") == 0);
+	void *again[2] = { metacall_value_create_long(1), metacall_value_create_long(1) };
+	o = await_call("slow_add", again, 2);
+	CHECK(o->finished && o->resolved && o->value == 2);
 
 	void *one[1] = { metacall_value_create_long(7) };
 	o = await_call("plain", one, 1); /* not a coroutine: resolved at once */

@@ -1,7 +1,10 @@
 /* initialize is idempotent; calls before it and after destroy fail cleanly; destroy waits for
-   calls in flight and never hangs; handles stay valid across destroy and initialize. */
+   calls in flight and never hangs, even while a load hangs; handles stay valid across destroy
+   and initialize. */
 #include <pthread.h>
 #include <time.h>
+
+#include <metacall/mlbridge.h>
 
 #include "check.h"
 
@@ -38,6 +41,83 @@ static void *slow_call(void *out)
 	*(void **)out = metacallv_s("slow", args, 1);
 	metacall_value_destroy(args[0]);
 	return NULL;
+}
+
+/* A module that a load waits on until the test releases it (it outlives destroy: Python is
+   never finalised, so the release can be called after initialize again). */
+static const char gate[] =
+	"import sys, threading, types\n"
+	"g = sys.modules.get('lifecycle_gate')\n"
+	"if g is None:\n"
+	"    g = types.ModuleType('lifecycle_gate')\n"
+	"    g.entered, g.release = threading.Event(), threading.Event()\n"
+	"    sys.modules['lifecycle_gate'] = g\n"
+	"def gate_entered():\n"
+	"    return g.entered.wait(10)\n"
+	"def gate_release():\n"
+	"    g.release.set()\n";
+
+struct load_outcome {
+	int rc;
+	char message[256];
+};
+
+static void *hung_load(void *out)
+{
+	static const char hung[] =
+		"import lifecycle_gate as g\n"
+		"g.entered.set()\n"
+		"g.release.wait(30)\n"
+		"def hung():\n"
+		"    return 'loaded'\n";
+	struct load_outcome *o = out;
+	o->rc = metacall_load_from_memory("py", hung, sizeof(hung), NULL);
+	struct metacall_exception_type ex;
+	if (o->rc != 0 && metacall_error_last(&ex) == 0)
+		snprintf(o->message, sizeof(o->message), "%s", ex.message);
+	return NULL;
+}
+
+static void call_gate(const char *name)
+{
+	void *r = metacallv_s(name, NULL, 0);
+	CHECK(metacall_value_id(r) != METACALL_THROWABLE);
+	if (metacall_value_id(r) == METACALL_BOOL)
+		CHECK(metacall_value_to_bool(r));
+	metacall_value_destroy(r);
+}
+
+/* Issue 14 item 3: a load that never ends blocks neither other loads nor destroy, which keeps
+   its bound (waiting for the load in flight as for a call, then clearing without it). */
+static void destroy_during_a_hung_load(void)
+{
+	REQUIRE(metacall_initialize() == 0);
+	REQUIRE(metacall_load_from_memory("py", gate, sizeof(gate), NULL) == 0);
+	struct load_outcome outcome = { 0, "" };
+	pthread_t thread;
+	pthread_create(&thread, NULL, hung_load, &outcome);
+	call_gate("gate_entered");
+
+	double t0 = now();
+	CHECK(metacall_load_from_memory("py", script, sizeof(script), NULL) == 0);
+	void *r = metacallv_s("answer", NULL, 0);
+	CHECK(metacall_value_to_long(r) == 42);
+	metacall_value_destroy(r);
+	CHECK(now() - t0 < 5.0);
+
+	t0 = now();
+	mlbridge_destroy(200);
+	double waited = now() - t0;
+	CHECK(waited >= 0.2 && waited < 5.0);
+
+	REQUIRE(metacall_initialize() == 0);
+	REQUIRE(metacall_load_from_memory("py", gate, sizeof(gate), NULL) == 0);
+	call_gate("gate_release");
+	pthread_join(thread, NULL);
+	/* It began before destroy: refused, and nothing of it is registered. */
+	CHECK(outcome.rc != 0 && strstr(outcome.message, "cleared") != NULL);
+	CHECK(metacall_function("hung") == NULL);
+	metacall_destroy();
 }
 
 int main(void)
@@ -90,5 +170,7 @@ int main(void)
 	CHECK(metacall_value_to_long(r) == 42);
 	metacall_value_destroy(r);
 	metacall_destroy();
+
+	destroy_during_a_hung_load();
 	return check_done("lifecycle");
 }
