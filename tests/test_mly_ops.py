@@ -6,8 +6,11 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from bridge.config import ConfigError, parse_config
 from bridge.mly import MlyLoader
-from bridge.mly.ops import FLUSH, SNAPSHOT, functions
+from bridge.mly.ops import FLUSH, HEALTH, SETTINGS, SNAPSHOT, functions
 from bridge.runtime import Runtime
 from support.mly import write_config
 from support.redis_server import RedisServer
@@ -29,7 +32,7 @@ Connections:
 """,
         )
         runtime.load_from_file("mly", [config])
-        ops = functions(runtime, mly_loader)
+        ops = functions(parse_config("Models: [{ID: x, URL: /x}]"), mly_loader, runtime)
         row = {"sa": "a", "sl": "a"}
         runtime.call("sli.eval", row)
         runtime.call("sli.eval", row)
@@ -43,6 +46,8 @@ Connections:
         assert snap["loaders"]["mly"]["models"]["sli"]["rows_evaluated"] == 1
         assert snap["loaders"]["mly"]["reload"]["sli"]["ok"] == 1
         assert snap["health"] == {"sli": 1}
+        assert json.loads(str(ops[HEALTH]())) == {"sli": 1}
+        assert snap["loaders"]["mly"]["reload"]["sli"]["dict_hash"] == 2258113197202221534
 
         redis.kill()  # a new row goes to L1, fails, and opens the breaker
         runtime.call("sli.eval", {"sa": "b", "sl": "b"})
@@ -54,3 +59,39 @@ Connections:
                 break
             time.sleep(0.05)
         assert snap["loaders"]["mly"]["datastores"]["shared"]["tiers"]["l1"]["breaker_open"] == 1
+
+
+def test_access_settings_are_cidr_ranges_and_files() -> None:
+    config = parse_config(
+        """
+Models: [{ID: x, URL: /x}]
+AllowedSubnet: ["10.", "192.168.1.", 127.0.0.1, "172.16.0.0/12", "::1"]
+Endpoint: {AuthTokenFile: /run/token}
+TLS: {CertFile: /c.pem, KeyFile: /k.pem}
+EnableCPUProf: true
+"""
+    )
+    settings = json.loads(str(functions(config, MlyLoader())[SETTINGS]()))
+    assert settings == {
+        # mly compared string prefixes: "10." also admitted 100.x; these are the ranges meant
+        "allowedSubnet": [
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "127.0.0.1/32",
+            "172.16.0.0/12",
+            "::1/128",
+        ],
+        "authTokenFile": "/run/token",
+        "tlsCertFile": "/c.pem",
+        "tlsKeyFile": "/k.pem",
+        "enableCPUProf": True,
+        "enableMemProf": False,
+    }
+    for bad, where in [
+        ("AllowedSubnet: [10.0.0.0/33]", r"AllowedSubnet\[0\]"),
+        ("AllowedSubnet: ['10']", r"AllowedSubnet\[0\]"),
+        ("AllowedSubnet: [300.]", r"AllowedSubnet\[0\]"),
+        ("TLS: {CertFile: /c.pem}", r"TLS\.KeyFile: required"),
+    ]:
+        with pytest.raises(ConfigError, match=where):
+            parse_config(f"Models: [{{ID: x, URL: /x}}]\n{bad}")

@@ -11,6 +11,7 @@ keys, key paths in errors), :mod:`~bridge.config.schema` is mly's schema written
 """
 
 from bridge.config.model import (
+    Access,
     Backoff,
     Batch,
     CacheSettings,
@@ -27,6 +28,7 @@ from bridge.config.reader import ConfigError
 from bridge.config.schema import load_config, parse_config
 
 __all__ = [
+    "Access",
     "Backoff",
     "Batch",
     "CacheSettings",

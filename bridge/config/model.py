@@ -74,6 +74,21 @@ class Endpoint:
     read_timeout_ms: int = 5_000
     write_timeout_ms: int = 5_000
     max_header_bytes: int = 8_192
+    auth_token_file: str = ""
+    """Ours: a file holding the bearer token every path but health and readiness needs."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """mly's top-level ``AllowedSubnet``, ``TLS`` and ``EnableCPUProf``/``EnableMemProf``."""
+
+    allowed_subnet: tuple[str, ...] = ()
+    """CIDR ranges for the config, admin and debug paths; empty: no limit (as mly). mly's
+    string prefixes (``"10."``) are read as the ranges they mean (``10.0.0.0/8``)."""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    enable_cpu_prof: bool = False
+    enable_mem_prof: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,7 @@ class Config:
     endpoint: Endpoint = field(default_factory=Endpoint)
     source: str = "<memory>"
     global_batching: Batch | None = None
+    access: Access = field(default_factory=Access)
 
     def batching(self, model: Model) -> Batch | None:
         """The model's batching: its own ``Batch``, else ``GlobalBatching``, else ``None``."""

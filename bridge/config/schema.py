@@ -12,6 +12,7 @@ do not implement are listed per section in ``_IGNORED``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from bridge.config.model import (
     DEFAULT_RETRY_TIME_MS,
     DEFAULT_TTL_MS,
     MAX_TTL_MS,
+    Access,
     Backoff,
     Batch,
     CacheSettings,
@@ -48,7 +50,7 @@ from bridge.config.reader import (
 
 # mly keys that are valid in a configuration but have no effect here.
 _IGNORED: dict[str, frozenset[str]] = {
-    "": frozenset({"metrics", "enablememprof", "enablecpuprof", "tls", "allowedsubnet"}),
+    "": frozenset({"metrics"}),
     "model": frozenset(
         {
             "location",
@@ -130,8 +132,48 @@ def _config(document: Any, source: str, base_dir: Path) -> Config:
     _unique(models, "Models")
     endpoint = _endpoint(top.section("Endpoint", _IGNORED["endpoint"]))
     global_batching = _batch(top.section("GlobalBatching", _IGNORED["batch"]))
+    access = _access(top)
     top.finish()
-    return Config(models, datastores, connections, endpoint, source, global_batching)
+    return Config(models, datastores, connections, endpoint, source, global_batching, access)
+
+
+def _access(top: Section) -> Access:
+    subnets = tuple(
+        _cidr(f"{top.sub('AllowedSubnet')}[{i}]", entry)
+        for i, entry in enumerate(top.strings("AllowedSubnet"))
+    )
+    tls = top.section("TLS")
+    cert = key = ""
+    if tls is not None:
+        cert, key = tls.string("CertFile"), tls.string("KeyFile")
+        if bool(cert) != bool(key):
+            missing = "CertFile" if not cert else "KeyFile"
+            raise ConfigError(tls.sub(missing), "required with the other")
+        tls.finish()
+    return Access(
+        allowed_subnet=subnets,
+        tls_cert_file=cert,
+        tls_key_file=key,
+        enable_cpu_prof=top.boolean("EnableCPUProf"),
+        enable_mem_prof=top.boolean("EnableMemProf"),
+    )
+
+
+def _cidr(path: str, entry: str) -> str:
+    """A CIDR range, an address (one host), or mly's prefix of dotted octets (``"10."``)."""
+    try:
+        return str(ipaddress.ip_network(entry, strict=False))
+    except ValueError:
+        pass
+    octets = entry.split(".")
+    if entry.endswith(".") and 2 <= len(octets) <= 4 and all(o.isdigit() for o in octets[:-1]):
+        known = octets[:-1]
+        address = ".".join(known + ["0"] * (4 - len(known)))
+        try:
+            return str(ipaddress.ip_network(f"{address}/{8 * len(known)}"))
+        except ValueError:
+            pass
+    raise ConfigError(path, f"{entry!r} is not a CIDR range, an address or a prefix like '10.'")
 
 
 def _endpoint(s: Section | None) -> Endpoint:
@@ -148,6 +190,7 @@ def _endpoint(s: Section | None) -> Endpoint:
         read_timeout_ms=_positive(s, "ReadTimeoutMs", default.read_timeout_ms),
         write_timeout_ms=_positive(s, "WriteTimeoutMs", default.write_timeout_ms),
         max_header_bytes=_positive(s, "MaxHeaderBytes", default.max_header_bytes),
+        auth_token_file=s.string("AuthTokenFile"),
     )
     s.raw("WriteTimeout")  # mly's Duration form of WriteTimeoutMs, derived from it
     s.finish()

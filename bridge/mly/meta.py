@@ -15,6 +15,7 @@ loads the models as the ``"mly"`` loader does (``<ID>.eval``, ``<ID>.process_bat
 * ``mlbridge.server.meta(id, what)``: ``what`` = ``"config"`` (mly's ``/meta/config``:
   ``config.Remote``), ``"dictionary"`` (mly's ``common.Dictionary``; ``null`` without one) or
   ``"stats"`` (this side's counters), as JSON text.
+* the ``mlbridge.ops.*`` functions of :mod:`bridge.mly.ops` (health, metrics snapshot, flush).
 
 One server configuration per process: a second ``"mly-server"`` load is refused.
 """
@@ -31,6 +32,7 @@ from typing import Any
 from bridge.cache import Counters
 from bridge.config import Batch, Config, load_config, parse_config
 from bridge.errors import LoadError
+from bridge.mly import ops
 from bridge.mly.keys import InputError
 from bridge.mly.loader import MlyLoader
 from bridge.mly.service import ModelService
@@ -254,6 +256,7 @@ class ServerLoader:
 
         functions[DESCRIBE] = describe
         functions[META] = meta
+        functions.update(ops.functions(config, self._mly))  # health, metrics, drain (ops)
         return functions
 
     def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:

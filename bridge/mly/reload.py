@@ -323,6 +323,11 @@ class Reloader:
         return "reloaded"
 
 
+def _dict_hash(service: ModelService) -> int:
+    dictionary = service.dictionary
+    return dictionary.hash if dictionary is not None else 0
+
+
 def _status(w: _Watch) -> dict[str, Any]:
     out: dict[str, Any] = {
         "ok": int(w.ok),
@@ -334,6 +339,7 @@ def _status(w: _Watch) -> dict[str, Any]:
         "loaded_at": w.loaded_at,
         "last_load_seconds": w.last_load_s,
         "version": w.serving_digest,
+        "dict_hash": _dict_hash(w.service),
     }
     out.update(w.counters.snapshot())
     return out
