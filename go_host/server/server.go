@@ -166,7 +166,7 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 	if wt := s.desc.Endpoint.WriteTimeout(); wt > 0 {
 		// Answer (503) before net/http's write deadline would cut the connection.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, wt-wt/20)
+		ctx, cancel = context.WithTimeout(ctx, HandlerTimeout(wt))
 		defer cancel()
 	}
 	ans, err := m.evaluate(ctx, req)

@@ -3,9 +3,11 @@
 //
 //	mlbridge-server -c config.yaml      (also --cfg, as mly)
 //
-// It listens on Endpoint.Host:Endpoint.Port (port 0 picks a free port) and prints one line,
-// "mlbridge-server: listening on http://HOST:PORT", once it is ready. SIGINT or SIGTERM stops
-// it: requests in flight are answered first.
+// It listens on Endpoint.Host:Endpoint.Port (port 0 picks a free port) once every model is
+// loaded and warmed, and prints one line, "mlbridge-server: listening on http://HOST:PORT"
+// (https with TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness
+// answers 503, new connections are refused, requests in flight are answered, the cache's
+// background writes are flushed, and it exits 0 within Endpoint.WriteTimeoutMs (at least 1 s).
 package main
 
 import (
@@ -17,7 +19,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"mlbridge/go_host/metacall"
 	"mlbridge/go_host/server"
@@ -50,14 +51,19 @@ func run() int {
 		return 1
 	}
 	srv := server.New(desc)
+	ops, err := server.NewOps(srv) // health, readiness, metrics, access control, TLS, drain
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
+		return 1
+	}
 	listener, err := srv.Listen()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
 		return 1
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(listener) }()
-	fmt.Printf("mlbridge-server: listening on http://%s\n", reachable(listener.Addr()))
+	go func() { done <- ops.Serve(listener) }()
+	fmt.Printf("mlbridge-server: listening on %s://%s\n", ops.Scheme(), reachable(listener.Addr()))
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
@@ -68,11 +74,10 @@ func run() int {
 	case sig := <-signals:
 		fmt.Fprintf(os.Stderr, "mlbridge-server: %s: finishing the requests in flight\n", sig)
 	}
-	grace := desc.Endpoint.WriteTimeout() + time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	ctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout(desc.Endpoint))
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "mlbridge-server: shutdown:", err)
+	if err := ops.Drain(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "mlbridge-server: drain:", err)
 		return 1
 	}
 	return 0
