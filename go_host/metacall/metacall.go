@@ -219,6 +219,9 @@ func call(function string, args []interface{}) (interface{}, error) {
 	return callWithin(nil, function, args)
 }
 
+// emptyName is where the name "" points in a call: unsafe.StringData("") is nil.
+var emptyName [1]C.char
+
 // callBuffers are reused between calls: the argument tape and the result tape.
 type callBuffers struct {
 	args tape
@@ -270,7 +273,11 @@ func callWithin(ctx context.Context, function string, args []interface{}) (inter
 		tapePtr = (*C.uchar)(unsafe.Pointer(&t[0]))
 	}
 	out := bufs.out
-	res := C.mlbridge_tape_call((*C.char)(unsafe.Pointer(unsafe.StringData(function))), C.size_t(len(function)),
+	name := (*C.char)(unsafe.Pointer(unsafe.StringData(function)))
+	if name == nil { // "" has no data: the runtime reads a NULL name as no name at all
+		name = &emptyName[0]
+	}
+	res := C.mlbridge_tape_call(name, C.size_t(len(function)),
 		tapePtr, C.size_t(len(t)), C.size_t(len(args)),
 		(*C.uchar)(unsafe.Pointer(&out[0])), C.size_t(len(out)), cheld)
 	g.release()
