@@ -1,0 +1,98 @@
+"""The functions that the cross-host conformance table (``cases.json``) calls.
+
+Loaded as a ``py`` script by every runner: ``tests/test_conformance.py`` (``bridge.call``),
+``tests/conformance/runner.c`` (MetaCall's C ABI, under ctest) and ``go_host/conformance``
+(Go's ``metacall.Call``). Keep it tiny: each function exists to produce one kind of value or
+error. Renaming one means renaming it in ``cases.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+def identity(value: Any) -> Any:
+    """The argument back, so that a value crosses the boundary both ways."""
+    return value
+
+
+def type_name(value: Any) -> str:
+    """The Python type the argument arrived as (``int``, ``float``, ``bytes``…)."""
+    return type(value).__name__
+
+
+def describe(value: Any) -> str:
+    """``repr`` of the argument as Python sees it: types of nested values and keys included."""
+    return repr(value)
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def no_arguments() -> str:
+    return "ok"
+
+
+def make_tuple() -> tuple[int, str]:
+    return (1, "two")
+
+
+def make_bytearray() -> bytearray:
+    return bytearray(b"\x00\xff")
+
+
+def power_of_two(exponent: int) -> int:
+    """``2 ** exponent``: beyond 63 it no longer fits the C ABI's LONG."""
+    return 1 << exponent
+
+
+def int_keyed_dict() -> dict[Any, str]:
+    return {1: "one"}
+
+
+def nested_int_keyed_dict() -> dict[str, Any]:
+    return {"outer": [{"ok": 1}, {2.5: "bad"}]}
+
+
+def unsupported_result() -> set[int]:
+    """A Python value with no counterpart in the C ABI (and no ``tolist``)."""
+    return {1, 2}
+
+
+def _private() -> str:
+    """Not exported: a script's names that start with ``_`` are not runtime functions."""
+    return "hidden"
+
+
+def raise_value_error(message: str) -> None:
+    raise ValueError(message)
+
+
+def raise_key_error() -> None:
+    raise KeyError("missing")
+
+
+def divide(a: float, b: float) -> float:
+    return a / b
+
+
+def exit_process() -> None:
+    """A called script must not exit the host: this is an error like any other."""
+    raise SystemExit(3)
+
+
+async def async_double(value: int) -> int:
+    await asyncio.sleep(0)
+    return value * 2
+
+
+async def async_raise(message: str) -> None:
+    await asyncio.sleep(0)
+    raise RuntimeError(message)
+
+
+async def async_set() -> set[int]:
+    await asyncio.sleep(0)
+    return {3}

@@ -1,0 +1,339 @@
+/*
+ * runner.c: the cross-host conformance table through MetaCall's C ABI (ctest c_conformance and
+ * c_conformance_asan). The cases come from cases.json through the generated header
+ * conformance_cases.h; every case is called with metacallv_s, and async cases also with
+ * metacallfv_await_struct_s, and each answer is checked against the table.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <metacall/metacall.h>
+
+#include "conformance_cases.h"
+
+#define REASON_SIZE 512
+
+/* --- building arguments ------------------------------------------------------------------ */
+
+static void *build(const struct conf_value *v)
+{
+	switch (v->kind) {
+	case CONF_NULL:
+		return metacall_value_create_null();
+	case CONF_BOOL:
+		return metacall_value_create_bool((boolean)v->integer);
+	case CONF_LONG:
+		return metacall_value_create_long((long)v->integer);
+	case CONF_CHAR:
+		return metacall_value_create_char((char)v->integer);
+	case CONF_SHORT:
+		return metacall_value_create_short((short)v->integer);
+	case CONF_INT:
+		return metacall_value_create_int((int)v->integer);
+	case CONF_DOUBLE:
+		return metacall_value_create_double(v->real);
+	case CONF_FLOAT:
+		return metacall_value_create_float((float)v->real);
+	case CONF_STRING:
+		return metacall_value_create_string(v->bytes, v->size);
+	case CONF_BUFFER:
+		return metacall_value_create_buffer(v->bytes, v->size);
+	case CONF_ARRAY:
+	case CONF_MAP: {
+		size_t n = v->count;
+		const void **items = calloc(n ? n : 1, sizeof(*items));
+		if (items == NULL)
+			return NULL;
+		for (size_t i = 0; i < n; ++i) {
+			if (v->kind == CONF_ARRAY) {
+				items[i] = build(&v->items[i]);
+			} else {
+				const void *pair[2] = { build(&v->items[2 * i]), build(&v->items[2 * i + 1]) };
+				items[i] = metacall_value_create_array(pair, 2);
+			}
+		}
+		void *container = v->kind == CONF_ARRAY ? metacall_value_create_array(items, n)
+							: metacall_value_create_map(items, n);
+		free(items);
+		return container;
+	}
+	case CONF_UNCONVERTIBLE:
+		return NULL; /* what a C caller can get wrong: not a value at all */
+	}
+	return NULL;
+}
+
+/* --- checking answers --------------------------------------------------------------------- */
+
+static const char *const value_names[] = { "BOOL",  "CHAR",     "SHORT",    "INT",       "LONG",
+					   "FLOAT", "DOUBLE",   "STRING",   "BUFFER",    "ARRAY",
+					   "MAP",   "PTR",      "FUTURE",   "FUNCTION",  "NULL",
+					   "CLASS", "OBJECT",   "EXCEPTION", "THROWABLE", "SIZE",
+					   "INVALID" };
+
+static const enum metacall_value_id wanted_ids[] = {
+	[CONF_NULL] = METACALL_NULL,     [CONF_BOOL] = METACALL_BOOL,     [CONF_LONG] = METACALL_LONG,
+	[CONF_DOUBLE] = METACALL_DOUBLE, [CONF_STRING] = METACALL_STRING, [CONF_BUFFER] = METACALL_BUFFER,
+	[CONF_ARRAY] = METACALL_ARRAY,   [CONF_MAP] = METACALL_MAP,
+};
+
+/* 1 if got is the value want describes; else 0 and the difference in reason. */
+static int same(const struct conf_value *want, void *got, const char *path, char *reason)
+{
+	enum metacall_value_id id = metacall_value_id(got);
+	if (want->kind > CONF_MAP || id != wanted_ids[want->kind]) {
+		snprintf(reason, REASON_SIZE, "result%s: a %s value, not %s", path, value_names[id],
+			 want->kind > CONF_MAP ? "an argument kind" : value_names[wanted_ids[want->kind]]);
+		return 0;
+	}
+	int ok = 1;
+	switch (want->kind) {
+	case CONF_BOOL:
+		ok = metacall_value_to_bool(got) == (boolean)want->integer;
+		break;
+	case CONF_LONG:
+		ok = metacall_value_to_long(got) == want->integer;
+		break;
+	case CONF_DOUBLE: {
+		double d = metacall_value_to_double(got);
+		ok = isnan(want->real) ? isnan(d) : d == want->real && signbit(d) == signbit(want->real);
+		break;
+	}
+	case CONF_STRING: /* a STRING's size counts its terminating NUL */
+		ok = metacall_value_size(got) == want->size + 1 &&
+		     memcmp(metacall_value_to_string(got), want->bytes, want->size) == 0;
+		break;
+	case CONF_BUFFER:
+		ok = metacall_value_size(got) == want->size &&
+		     (want->size == 0 || memcmp(metacall_value_to_buffer(got), want->bytes, want->size) == 0);
+		break;
+	case CONF_ARRAY:
+	case CONF_MAP:
+		if (metacall_value_count(got) != want->count) {
+			snprintf(reason, REASON_SIZE, "result%s: %zu elements, not %zu", path,
+				 metacall_value_count(got), want->count);
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!ok && (want->kind == CONF_BOOL || want->kind == CONF_LONG)) {
+		snprintf(reason, REASON_SIZE, "result%s: %ld, not %lld", path,
+			 want->kind == CONF_BOOL ? (long)metacall_value_to_bool(got) : metacall_value_to_long(got),
+			 want->integer);
+		return 0;
+	}
+	if (!ok && want->kind == CONF_DOUBLE) {
+		snprintf(reason, REASON_SIZE, "result%s: %.17g, not %.17g", path, metacall_value_to_double(got),
+			 want->real);
+		return 0;
+	}
+	if (!ok) {
+		snprintf(reason, REASON_SIZE, "result%s: the %s value differs", path, value_names[id]);
+		return 0;
+	}
+	char inner[256];
+	if (want->kind == CONF_ARRAY) {
+		void **items = metacall_value_to_array(got);
+		for (size_t i = 0; i < want->count; ++i) {
+			snprintf(inner, sizeof(inner), "%s[%zu]", path, i);
+			if (!same(&want->items[i], items[i], inner, reason))
+				return 0;
+		}
+	} else if (want->kind == CONF_MAP) { /* by key: a Go map has no order either */
+		void **pairs = metacall_value_to_map(got);
+		for (size_t i = 0; i < want->count; ++i) {
+			const struct conf_value *key = &want->items[2 * i];
+			void *found = NULL;
+			for (size_t j = 0; j < want->count && found == NULL; ++j) {
+				void **kv = metacall_value_to_array(pairs[j]);
+				char scratch[REASON_SIZE];
+				if (same(key, kv[0], path, scratch))
+					found = kv[1];
+			}
+			snprintf(inner, sizeof(inner), "%s[%.*s]", path, (int)key->size, key->bytes);
+			if (found == NULL) {
+				snprintf(reason, REASON_SIZE, "result%s: missing", inner);
+				return 0;
+			}
+			if (!same(&want->items[2 * i + 1], found, inner, reason))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static const char *const kind_names[] = { "a result", "an exception", "function not found", "an argument error" };
+
+/* 1 if v (owned by the caller) is the case's expected answer; else 0 and why in reason. */
+static int check(const struct conf_case *c, void *v, char *reason)
+{
+	if (c->outcome == CONF_RESULT) {
+		struct metacall_exception_type ex;
+		if (metacall_value_id(v) == METACALL_THROWABLE && metacall_error_from_value(v, &ex) == 0) {
+			snprintf(reason, REASON_SIZE, "raised %s: %s", ex.label, ex.message);
+			return 0;
+		}
+		return same(c->result, v, "", reason);
+	}
+	struct metacall_exception_type ex;
+	if (metacall_value_id(v) != METACALL_THROWABLE || metacall_error_from_value(v, &ex) != 0) {
+		snprintf(reason, REASON_SIZE, "%s expected, got a %s value", kind_names[c->outcome],
+			 value_names[metacall_value_id(v)]);
+		return 0;
+	}
+	const char *label = c->outcome == CONF_EXCEPTION ? c->error_type
+			    : c->outcome == CONF_NOT_FOUND ? "LookupError"
+							   : NULL;
+	if (label != NULL && strcmp(ex.label, label) != 0) {
+		snprintf(reason, REASON_SIZE, "label %s, not %s (message: %s)", ex.label, label, ex.message);
+		return 0;
+	}
+	if (c->message != NULL && strcmp(ex.message, c->message) != 0) {
+		snprintf(reason, REASON_SIZE, "message '%s', not '%s'", ex.message, c->message);
+		return 0;
+	}
+	for (size_t i = 0; i < c->ncontains; ++i) {
+		if (strstr(ex.message, c->contains[i]) == NULL) {
+			snprintf(reason, REASON_SIZE, "message '%s' does not contain '%s'", ex.message, c->contains[i]);
+			return 0;
+		}
+	}
+	if (c->outcome == CONF_ARGUMENT && c->position >= 0) {
+		char where[32];
+		snprintf(where, sizeof(where), "argument %d", c->position);
+		if (strstr(ex.message, where) == NULL) {
+			snprintf(reason, REASON_SIZE, "message '%s' does not name %s", ex.message, where);
+			return 0;
+		}
+	}
+	if (c->traceback != NULL && (ex.stacktrace == NULL || strstr(ex.stacktrace, c->traceback) == NULL)) {
+		snprintf(reason, REASON_SIZE, "the traceback does not contain '%s'", c->traceback);
+		return 0;
+	}
+	return 1;
+}
+
+/* --- the two call paths ------------------------------------------------------------------- */
+
+static void *call_by_name(const struct conf_case *c, void *args[])
+{
+	return metacallv_s(c->function, args, c->argc);
+}
+
+struct awaited {
+	const struct conf_case *c;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	int done, ok;
+	char reason[REASON_SIZE];
+};
+
+/* resolve and reject: the value is destroyed by the runtime after the callback returns. */
+static void *settle(void *value, void *data)
+{
+	struct awaited *a = data;
+	pthread_mutex_lock(&a->lock);
+	a->ok = check(a->c, value, a->reason);
+	a->done = 1;
+	pthread_cond_signal(&a->done_cond);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* 1 if the awaited call of c gives its expected answer (to a callback, or as the THROWABLE
+   of a call that could not start). */
+static int run_awaited(const struct conf_case *c, void *args[], char *reason)
+{
+	void *func = metacall_function(c->function);
+	if (func == NULL) { /* no value to check: the reason is this thread's last error */
+		struct metacall_exception_type ex;
+		int ok = c->outcome == CONF_NOT_FOUND && metacall_error_last(&ex) == 0 &&
+			 strcmp(ex.label, "LookupError") == 0;
+		if (!ok)
+			snprintf(reason, REASON_SIZE, "metacall_function found no function");
+		return ok;
+	}
+	struct awaited a = { .c = c, .done = 0, .ok = 0 };
+	pthread_mutex_init(&a.lock, NULL);
+	pthread_cond_init(&a.done_cond, NULL);
+	metacall_await_callbacks callbacks = { settle, settle };
+	void *future = metacallfv_await_struct_s(func, args, c->argc, callbacks, &a);
+	int ok;
+	if (metacall_value_id(future) == METACALL_THROWABLE) {
+		ok = check(c, future, reason);
+	} else {
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 60;
+		pthread_mutex_lock(&a.lock);
+		int rc = 0;
+		while (!a.done && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&a.done_cond, &a.lock, &deadline);
+		ok = a.done && a.ok;
+		if (!a.done)
+			snprintf(reason, REASON_SIZE, "no callback within 60 s");
+		else if (!a.ok)
+			memcpy(reason, a.reason, REASON_SIZE);
+		pthread_mutex_unlock(&a.lock);
+	}
+	metacall_value_destroy(future);
+	pthread_cond_destroy(&a.done_cond);
+	pthread_mutex_destroy(&a.lock);
+	return ok;
+}
+
+int main(void)
+{
+	if (metacall_initialize() != 0) {
+		fprintf(stderr, "metacall_initialize failed\n");
+		return 1;
+	}
+	const char *paths[] = { conf_script };
+	if (metacall_load_from_file("py", paths, 1, NULL) != 0) {
+		struct metacall_exception_type ex;
+		metacall_error_last(&ex);
+		fprintf(stderr, "loading %s failed: %s: %s\n", conf_script, ex.label, ex.message);
+		return 1;
+	}
+	int failures = 0;
+	size_t checks = 0;
+	for (size_t i = 0; i < conf_case_count; ++i) {
+		const struct conf_case *c = &conf_cases[i];
+		void **args = calloc(c->argc ? c->argc : 1, sizeof(*args));
+		if (args == NULL)
+			return 1;
+		for (size_t j = 0; j < c->argc; ++j)
+			args[j] = build(&c->args[j]);
+		char reason[REASON_SIZE] = "";
+		void *v = call_by_name(c, args);
+		int ok = check(c, v, reason);
+		metacall_value_destroy(v);
+		++checks;
+		if (!ok) {
+			fprintf(stderr, "FAIL %s (metacallv_s): %s\n", c->id, reason);
+			++failures;
+		}
+		if (c->is_async) {
+			++checks;
+			if (!run_awaited(c, args, reason)) {
+				fprintf(stderr, "FAIL %s (metacallfv_await_struct_s): %s\n", c->id, reason);
+				++failures;
+			}
+		}
+		for (size_t j = 0; j < c->argc; ++j)
+			metacall_value_destroy(args[j]); /* the caller owns the arguments */
+		free(args);
+	}
+	for (size_t i = 0; i < conf_skipped_count; ++i)
+		fprintf(stderr, "not for C: %s (%s)\n", conf_skipped_cases[i].id, conf_skipped_cases[i].why);
+	metacall_destroy();
+	fprintf(stderr, "conformance (C): %zu cases, %zu checks, %d failed\n", conf_case_count, checks, failures);
+	return failures != 0;
+}

@@ -1,0 +1,92 @@
+"""The cross-host conformance table (``tests/conformance/cases.json``) through ``bridge.call``.
+
+The same table runs through MetaCall's C ABI (ctest ``c_conformance``) and Go's
+``metacall.Call`` (``go test ./conformance/``), each asserting the same expected answers; this
+file is the Python host. The calls go through the public ``bridge.call`` on a runtime of the
+test's own (``bridge.RUNTIME`` is swapped for it while the module runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import bridge
+from bridge.runtime import Runtime
+from conformance.table import Case, ErrorSpec, Expect, load, same
+
+TABLE = load()
+CASES = TABLE.for_host("python")
+
+
+@pytest.fixture(scope="module")
+def conformance_runtime() -> Iterator[Runtime]:
+    runtime = Runtime()
+    runtime.load_from_file("py", [str(TABLE.script)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bridge, "RUNTIME", runtime)
+        yield runtime
+    runtime.clear()
+
+
+def check_error(error: BaseException, spec: ErrorSpec) -> None:
+    if spec.kind == "exception":
+        assert isinstance(error, bridge.CallError), repr(error)
+        assert error.type_name == spec.type, error
+        message, traceback = error.message, error.traceback
+    else:
+        wanted = bridge.FunctionNotFoundError if spec.kind == "not_found" else bridge.ArgumentError
+        assert isinstance(error, wanted), repr(error)
+        message, traceback = str(error), ""
+    assert spec.matches_message(message), (message, spec)
+    if spec.traceback is not None:
+        assert spec.traceback in traceback, traceback
+
+
+def check(outcome: Any, error: BaseException | None, expect: Expect) -> None:
+    if expect.error is None:
+        assert error is None, repr(error)
+        assert expect.result is not None
+        want = expect.result.python()
+        assert same(outcome, want), (outcome, want)
+    else:
+        assert error is not None, f"no error; the result was {outcome!r}"
+        check_error(error, expect.error)
+
+
+def run(case: Case, call: Callable[..., Any]) -> None:
+    """``call(name, *args)`` for the case, and its answer checked against the table."""
+    outcome: Any = None
+    error: BaseException | None = None
+    try:
+        outcome = call(case.function, *(a.python() for a in case.args))
+    except bridge.BridgeError as exc:
+        error = exc
+    check(outcome, error, case.expected("python"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bridge_call(case: Case, conformance_runtime: Runtime) -> None:
+    run(case, bridge.call)
+
+
+ASYNC_CASES = [c for c in CASES if c.is_async]
+
+
+@pytest.mark.parametrize("case", ASYNC_CASES, ids=[c.id for c in ASYNC_CASES])
+def test_call_async(case: Case, conformance_runtime: Runtime) -> None:
+    """The asynchronous call path (MetaCall's await) gives the same answers."""
+    run(case, lambda name, *args: conformance_runtime.call_async(name, *args).result(timeout=30))
+
+
+def test_the_table_covers_every_category_on_every_host() -> None:
+    categories = {"arguments", "results", "exceptions", "unknown", "async", "bad-input"}
+    assert {c.category for c in TABLE.cases} == categories
+    for host in ("python", "c", "go"):
+        ran = {c.category for c in TABLE.for_host(host)}
+        assert ran == categories, (host, categories - ran)
+    # A restriction is the exception: most of the table is one answer on three hosts.
+    restricted = [c for c in TABLE.cases if len(c.hosts) < 3]
+    assert len(restricted) * 5 < len(TABLE.cases)
