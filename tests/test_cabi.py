@@ -47,6 +47,8 @@ def test_the_table_attribute_is_the_runtimes_name_to_function_dict(cabi: types.M
     runtime.load_from_memory("py", "def f(x):\n    return x\n")
     table = getattr(runtime, cabi.TABLE)
     assert isinstance(table, dict) and isinstance(table["f"], Function)
+    # An instance attribute: C reads it from the instance dict, not through the type.
+    assert vars(runtime)[cabi.TABLE] is table and not hasattr(Runtime, cabi.TABLE)
 
 
 def test_a_function_has_the_callable_and_the_counters_c_reads(cabi: types.ModuleType) -> None:

@@ -81,20 +81,21 @@ static int counts_of(PyObject *entry, Py_buffer *view)
    its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
 static int refresh(struct mlb_function *f)
 {
-	PyObject *table = PyObject_GetAttr(mlb_py.runtime, mlb_py.s_table);
-	if (table == NULL)
+	PyObject *table = PyDict_GetItemWithError(mlb_py.runtime_dict, mlb_py.s_table);
+	if (table == NULL) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_AttributeError, "the runtime has no function table");
 		return -1;
+	}
 	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj);
 	if (entry == NULL) {
-		Py_DECREF(table);
 		if (!PyErr_Occurred())
 			PyErr_Format(PyExc_LookupError, "function not found: '%s'", f->name);
 		return -1;
 	}
 	/* Our own reference: reading attributes may run Python code, and with it a reload on
-	   another thread that drops this entry from the table. */
+	   another thread that replaces the table and drops this entry. */
 	Py_INCREF(entry);
-	Py_DECREF(table);
 	if (entry == f->entry) {
 		Py_DECREF(entry);
 		return 0;
@@ -189,7 +190,29 @@ struct mlb_function *mlb_function_lookup(const char *name, size_t length)
 	return raced;
 }
 
-PyObject *mlb_invoke(struct mlb_function *f, PyObject *args, int await_coroutine)
+int mlb_args_init(struct mlb_args *a, size_t n)
+{
+	a->count = 0;
+	a->items = a->stack;
+	if (n > MLB_STACK_ARGS && (a->items = malloc(n * sizeof(PyObject *))) == NULL) {
+		a->items = a->stack;
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+void mlb_args_clear(struct mlb_args *a)
+{
+	for (size_t i = 0; i < a->count; ++i)
+		Py_DECREF(a->items[i]);
+	if (a->items != a->stack)
+		free(a->items);
+	a->items = a->stack;
+	a->count = 0;
+}
+
+PyObject *mlb_invoke(struct mlb_function *f, const struct mlb_args *args, int await_coroutine)
 {
 	if (refresh(f) != 0)
 		return NULL;
@@ -200,7 +223,7 @@ PyObject *mlb_invoke(struct mlb_function *f, PyObject *args, int await_coroutine
 	Py_INCREF(entry);
 	Py_INCREF(callable);
 	++counts[0];
-	PyObject *result = PyObject_Call(callable, args, NULL);
+	PyObject *result = PyObject_Vectorcall(callable, args->items, args->count, NULL);
 	if (result != NULL && await_coroutine && PyCoro_CheckExact(result)) /* an async def */
 		Py_SETREF(result, PyObject_CallFunctionObjArgs(mlb_py.await_result, f->name_obj, result, NULL));
 	if (result == NULL)
@@ -219,6 +242,22 @@ static void record_pyerr(void)
 	metacall_value_destroy(throwable);
 }
 
+/* Entered, without the GIL: the handle of name, or NULL with the reason recorded. The GIL
+   is taken only when the name has not been seen loaded in this generation. */
+static struct mlb_function *handle_of(const char *name)
+{
+	size_t length = strlen(name);
+	struct mlb_function *f = find_cached(name, length, hash_name(name, length));
+	if (f == NULL || atomic_load(&f->verified) != mlb_table_generation() + 1) {
+		int taken = mlb_gil_take();
+		f = mlb_function_lookup(name, length);
+		if (f == NULL)
+			record_pyerr();
+		mlb_gil_give(taken);
+	}
+	return f;
+}
+
 void *metacall_function(const char *name)
 {
 	if (name == NULL) {
@@ -229,15 +268,7 @@ void *metacall_function(const char *name)
 		mlbridge_record_error("mlbridge.NotInitialized", not_initialized, "");
 		return NULL;
 	}
-	size_t length = strlen(name);
-	struct mlb_function *f = find_cached(name, length, hash_name(name, length));
-	if (f == NULL || atomic_load(&f->verified) != mlb_table_generation() + 1) {
-		int taken = mlb_gil_take();
-		f = mlb_function_lookup(name, length);
-		if (f == NULL)
-			record_pyerr();
-		mlb_gil_give(taken);
-	}
+	struct mlb_function *f = handle_of(name);
 	mlb_leave_call();
 	return f;
 }
@@ -265,21 +296,42 @@ static void *check_call(const char *who, struct mlb_function *f, void *args[], s
 	return NULL;
 }
 
-/* Under the GIL: the argument tuple of MetaCall values. */
-static PyObject *build_args(void *args[], size_t size)
+/* Under the GIL: the MetaCall values as arguments; 0, or -1 with an exception set (args is
+   cleared either way on failure). */
+static int build_args(void *values[], size_t size, struct mlb_args *args)
 {
-	PyObject *tuple = PyTuple_New((Py_ssize_t)size);
-	if (tuple == NULL)
-		return NULL;
+	if (mlb_args_init(args, size) != 0)
+		return -1;
 	for (size_t i = 0; i < size; ++i) {
-		PyObject *o = mlb_value_to_py(args[i], i);
+		PyObject *o = mlb_value_to_py(values[i], i);
 		if (o == NULL) {
-			Py_DECREF(tuple);
-			return NULL;
+			mlb_args_clear(args);
+			return -1;
 		}
-		PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, o);
+		args->items[args->count++] = o;
 	}
-	return tuple;
+	return 0;
+}
+
+/* Entered, without the GIL: calls f with the MetaCall values args; a new value. */
+static void *call_values(struct mlb_function *f, void *args[], size_t size)
+{
+	void *ret = NULL;
+	int taken = mlb_gil_take();
+	struct mlb_args argv;
+	PyObject *result = NULL;
+	if (build_args(args, size, &argv) == 0) {
+		result = mlb_invoke(f, &argv, 1);
+		mlb_args_clear(&argv);
+	}
+	if (result != NULL) {
+		ret = mlb_py_to_value(result);
+		Py_DECREF(result);
+	}
+	if (ret == NULL)
+		ret = mlb_throwable_from_pyerr();
+	mlb_gil_give(taken);
+	return ret;
 }
 
 void *metacallfv_s(void *func, void *args[], size_t size)
@@ -290,18 +342,7 @@ void *metacallfv_s(void *func, void *args[], size_t size)
 		return invalid;
 	if (!mlb_enter_call())
 		return mlb_throwable_new("mlbridge.NotInitialized", not_initialized, "");
-	void *ret = NULL;
-	int taken = mlb_gil_take();
-	PyObject *tuple = build_args(args, size);
-	PyObject *result = tuple ? mlb_invoke(f, tuple, 1) : NULL;
-	Py_XDECREF(tuple);
-	if (result != NULL) {
-		ret = mlb_py_to_value(result);
-		Py_DECREF(result);
-	}
-	if (ret == NULL)
-		ret = mlb_throwable_from_pyerr();
-	mlb_gil_give(taken);
+	void *ret = call_values(f, args, size);
 	mlb_leave_call();
 	return ret;
 }
@@ -310,14 +351,24 @@ void *metacallv_s(const char *name, void *args[], size_t size)
 {
 	if (name == NULL)
 		return mlb_throwable_new("mlbridge.InvalidArgument", "metacallv_s: the name is NULL", "");
-	void *func = metacall_function(name);
-	if (func == NULL) {
+	/* metacall_function and metacallfv_s in one entry: one count in flight, not two. */
+	if (!mlb_enter_call())
+		return mlb_throwable_new("mlbridge.NotInitialized", not_initialized, "");
+	struct mlb_function *f = handle_of(name);
+	void *ret = NULL;
+	if (f == NULL) {
 		struct metacall_exception_type ex;
 		if (metacall_error_last(&ex) == 0)
-			return mlb_throwable_new(ex.label, ex.message, ex.stacktrace);
-		return mlb_throwable_new("LookupError", "function not found", "");
+			ret = mlb_throwable_new(ex.label, ex.message, ex.stacktrace);
+		else
+			ret = mlb_throwable_new("LookupError", "function not found", "");
+	} else {
+		ret = check_call("metacallv_s", f, args, size);
+		if (ret == NULL)
+			ret = call_values(f, args, size);
 	}
-	return metacallfv_s(func, args, size);
+	mlb_leave_call();
+	return ret;
 }
 
 /* What a pending await needs when its result is ready. */
@@ -386,16 +437,18 @@ static PyMethodDef await_done_def = { "mlbridge_await_done", (PyCFunction)await_
 static void *start_await(struct mlb_function *f, void *args[], size_t size, PyObject *capsule,
 			 struct await_context *ctx)
 {
-	PyObject *tuple = build_args(args, size);
-	if (tuple == NULL || refresh(f) != 0) {
-		Py_XDECREF(tuple);
+	struct mlb_args argv;
+	if (build_args(args, size, &argv) != 0)
+		return NULL;
+	if (refresh(f) != 0) {
+		mlb_args_clear(&argv);
 		return NULL;
 	}
 	ctx->entry = f->entry;
 	Py_INCREF(ctx->entry);
 	ctx->counts = f->counts.buf;
-	PyObject *result = mlb_invoke(f, tuple, 0);
-	Py_DECREF(tuple);
+	PyObject *result = mlb_invoke(f, &argv, 0);
+	mlb_args_clear(&argv);
 	if (result != NULL && PyCoro_CheckExact(result)) {
 		PyObject *future = PyObject_CallFunctionObjArgs(mlb_py.submit_coroutine, f->name_obj, result, NULL);
 		Py_DECREF(result);

@@ -263,6 +263,9 @@ static int export_one(PyObject *o, struct mlb_sink *sink)
 
 static int export(PyObject *o, struct mlb_sink *sink)
 {
+	/* Only what can nest needs the recursion guard (most results are scalars). */
+	if (o == Py_None || PyLong_Check(o) || PyFloat_Check(o) || PyUnicode_Check(o))
+		return export_one(o, sink);
 	if (Py_EnterRecursiveCall(" while converting a Python result"))
 		return -1;
 	int rc = export_one(o, sink);

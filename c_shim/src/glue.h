@@ -14,6 +14,7 @@
    (then immortal for the shim: the interpreter is never finalised). */
 struct mlb_python {
 	PyObject *runtime;          /* RUNTIME */
+	PyObject *runtime_dict;     /* vars(RUNTIME): where the table attribute lives */
 	PyObject *describe;         /* describe_exception(exc) -> .type_name, .message, .traceback */
 	PyObject *await_result;     /* await_result(name, coroutine) -> its value */
 	PyObject *submit_coroutine; /* submit_coroutine(name, coroutine) -> a Future */
@@ -47,11 +48,23 @@ unsigned long mlb_table_generation(void);
    exception set (LookupError when it is not loaded). */
 struct mlb_function;
 struct mlb_function *mlb_function_lookup(const char *name, size_t length);
+/* A call's arguments: new references in a vector (a vectorcall makes no tuple). */
+#define MLB_STACK_ARGS 8
+struct mlb_args {
+	PyObject **items;
+	size_t count; /* filled so far */
+	PyObject *stack[MLB_STACK_ARGS];
+};
+/* Room for n arguments; 0, or -1 with MemoryError set. */
+int mlb_args_init(struct mlb_args *a, size_t n);
+/* Releases the arguments filled so far and the room. */
+void mlb_args_clear(struct mlb_args *a);
+
 /* The core call routine of every entry (metacallfv_s, the tape call, the await path), under
-   the GIL: calls f with the tuple args and counts the call (and its failure) in the
+   the GIL: calls f with the arguments and counts the call (and its failure) in the
    function's counters. A coroutine result is awaited when await_coroutine is set, else
    returned as is. A new reference, or NULL with a Python exception set. */
-PyObject *mlb_invoke(struct mlb_function *f, PyObject *args, int await_coroutine);
+PyObject *mlb_invoke(struct mlb_function *f, const struct mlb_args *args, int await_coroutine);
 
 /* Where a Python result goes: MetaCall values (convert.c) or a tape (tape.c). mlb_export
    walks the object and calls these in order; each returns 0, or -1 with an exception set. */

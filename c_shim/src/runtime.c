@@ -135,6 +135,11 @@ static int import_python_objects(void)
 		if ((*names[i].slot = name_of(cabi, names[i].attribute)) == NULL)
 			rc = -1;
 	Py_DECREF(cabi);
+	/* The table is an instance attribute (tests/test_cabi.py checks it): reading it from
+	   the instance dict skips the type lookup that PyObject_GetAttr makes first, on every
+	   call. */
+	if (rc == 0 && (mlb_py.runtime_dict = PyObject_GenericGetDict(mlb_py.runtime, NULL)) == NULL)
+		rc = -1;
 	struct { PyObject **slot; const char *text; } protocol[] = {
 		{ &mlb_py.s_tolist, "tolist" },
 		{ &mlb_py.s_add_done_callback, "add_done_callback" },

@@ -138,28 +138,28 @@ static PyObject *read_value(struct reader *r, int depth)
 	}
 }
 
-/* The argument tuple; NULL with an exception naming the argument. */
-static PyObject *read_arguments(const unsigned char *tape, size_t length, size_t argc)
+/* The arguments; 0, or -1 with an exception naming the argument (args cleared). */
+static int read_arguments(const unsigned char *tape, size_t length, size_t argc, struct mlb_args *args)
 {
 	struct reader r = { tape, tape, tape + length, 0 };
-	if (argc > length) { /* every argument takes at least one byte */
-		malformed(&r, "more arguments than bytes");
-		return NULL;
-	}
-	PyObject *tuple = PyTuple_New((Py_ssize_t)argc);
-	for (size_t i = 0; tuple != NULL && i < argc; ++i) {
+	if (argc > length) /* every argument takes at least one byte */
+		return malformed(&r, "more arguments than bytes");
+	if (mlb_args_init(args, argc) != 0)
+		return -1;
+	for (size_t i = 0; i < argc; ++i) {
 		r.arg = i;
 		PyObject *o = read_value(&r, 0);
-		if (o == NULL)
-			Py_CLEAR(tuple);
-		else
-			PyTuple_SET_ITEM(tuple, (Py_ssize_t)i, o);
+		if (o == NULL) {
+			mlb_args_clear(args);
+			return -1;
+		}
+		args->items[args->count++] = o;
 	}
-	if (tuple != NULL && r.p != r.end) {
-		malformed(&r, "bytes after the last argument");
-		Py_CLEAR(tuple);
+	if (r.p != r.end) {
+		mlb_args_clear(args);
+		return malformed(&r, "bytes after the last argument");
 	}
-	return tuple;
+	return 0;
 }
 
 /* --- results: Python -> tape ------------------------------------------------------------- */
@@ -286,9 +286,12 @@ struct mlbridge_tape_result mlbridge_tape_call(const char *name, size_t name_len
 		PyErr_SetString(PyExc_ValueError, "the function name contains a NUL byte");
 	else
 		f = mlb_function_lookup(name, name_length);
-	PyObject *tuple = f ? read_arguments(args, args_length, argc) : NULL;
-	PyObject *result = tuple ? mlb_invoke(f, tuple, 1) : NULL;
-	Py_XDECREF(tuple);
+	struct mlb_args argv;
+	PyObject *result = NULL;
+	if (f != NULL && read_arguments(args, args_length, argc, &argv) == 0) {
+		result = mlb_invoke(f, &argv, 1);
+		mlb_args_clear(&argv);
+	}
 	if (result == NULL || mlb_export(result, &sink.base) != 0)
 		put_exception(&sink);
 	Py_XDECREF(result);
