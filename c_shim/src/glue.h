@@ -8,7 +8,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdatomic.h>
+
 #include "shim.h"
+
+#pragma GCC visibility push(hidden) /* as in shim.h: the shim's own, called directly */
 
 /* Python objects the hot path needs, read from bridge._cabi once when the runtime starts
    (then immortal for the shim: the interpreter is never finalised). */
@@ -35,14 +39,49 @@ extern struct mlb_python mlb_py;
 int mlb_gil_take(void);
 void mlb_gil_give(int taken);
 
-/* Calls in flight (runtime.c); a call only starts while the runtime is initialized. */
-int mlb_enter_call(void);
-void mlb_leave_call(void);
+/* Calls in flight (defined in runtime.c, inline here: they are on every call). A call only
+   starts while the runtime is initialized; metacall_destroy clears mlb_active, then waits
+   until mlb_in_flight is down to its own thread's mlb_own_calls. */
+extern atomic_int mlb_active;         /* initialized and not destroyed */
+extern atomic_long mlb_in_flight;     /* calls (and pending awaits) that entered */
+extern atomic_ulong mlb_generation;   /* bumped by metacall_destroy */
+/* Calls of this thread in flight: destroy skips them. initial-exec: no __tls_get_addr call on
+   the hot path (the library is linked, not dlopen()ed, by every host). */
+extern _Thread_local long mlb_own_calls __attribute__((tls_model("initial-exec")));
+
+static inline int mlb_enter_call(void)
+{
+	atomic_fetch_add(&mlb_in_flight, 1);
+	if (!atomic_load(&mlb_active)) {
+		atomic_fetch_sub(&mlb_in_flight, 1);
+		return 0;
+	}
+	++mlb_own_calls;
+	return 1;
+}
+
+static inline void mlb_leave_call(void)
+{
+	--mlb_own_calls;
+	atomic_fetch_sub(&mlb_in_flight, 1);
+}
+
 /* Counts work that outlives its call (a pending await) while a call is in flight. */
-void mlb_hold_call(void);
-void mlb_release_call(void);
-/* Bumped by metacall_destroy: function handles verified before must be checked again. */
-unsigned long mlb_table_generation(void);
+static inline void mlb_hold_call(void)
+{
+	atomic_fetch_add(&mlb_in_flight, 1);
+}
+
+static inline void mlb_release_call(void)
+{
+	atomic_fetch_sub(&mlb_in_flight, 1);
+}
+
+/* Function handles verified in an earlier generation must be checked again. */
+static inline unsigned long mlb_table_generation(void)
+{
+	return atomic_load(&mlb_generation);
+}
 
 /* Function handles (call.c). Under the GIL: the handle of name[0..length), NULL with a Python
    exception set (LookupError when it is not loaded). */
@@ -106,5 +145,7 @@ PyObject *mlb_fetch_exception(void);
 void *mlb_throwable_from_pyerr(void);
 /* exc (an exception instance) as a THROWABLE value. */
 void *mlb_throwable_from_exception(PyObject *exc);
+
+#pragma GCC visibility pop
 
 #endif /* MLBRIDGE_GLUE_H */

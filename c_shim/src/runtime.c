@@ -23,41 +23,17 @@ struct mlb_python mlb_py;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static int python_ready;           /* under lifecycle_lock */
-static atomic_int active;          /* initialized and not destroyed */
-static atomic_long in_flight;      /* calls (and pending awaits) that entered */
-static atomic_ulong generation;
-/* Calls of this thread in flight: destroy skips them. initial-exec: no __tls_get_addr call on
-   the hot path (the library is linked, not dlopen()ed, by every host). */
-static _Thread_local long own_calls __attribute__((tls_model("initial-exec")));
-
-
-int mlb_enter_call(void)
-{
-	atomic_fetch_add(&in_flight, 1);
-	if (!atomic_load(&active)) {
-		atomic_fetch_sub(&in_flight, 1);
-		return 0;
-	}
-	++own_calls;
-	return 1;
-}
-
-void mlb_leave_call(void)
-{
-	--own_calls;
-	atomic_fetch_sub(&in_flight, 1);
-}
-
-void mlb_hold_call(void)
-{
-	atomic_fetch_add(&in_flight, 1);
-}
+/* The call gate that glue.h's inline mlb_enter_call / mlb_leave_call use. */
+atomic_int mlb_active;
+atomic_long mlb_in_flight;
+atomic_ulong mlb_generation;
+_Thread_local long mlb_own_calls __attribute__((tls_model("initial-exec")));
 
 int mlbridge_hold(void)
 {
-	atomic_fetch_add(&in_flight, 1);
-	if (!atomic_load(&active)) {
-		atomic_fetch_sub(&in_flight, 1);
+	atomic_fetch_add(&mlb_in_flight, 1);
+	if (!atomic_load(&mlb_active)) {
+		atomic_fetch_sub(&mlb_in_flight, 1);
 		return 0;
 	}
 	return 1;
@@ -65,17 +41,7 @@ int mlbridge_hold(void)
 
 void mlbridge_release(void)
 {
-	atomic_fetch_sub(&in_flight, 1);
-}
-
-void mlb_release_call(void)
-{
-	atomic_fetch_sub(&in_flight, 1);
-}
-
-unsigned long mlb_table_generation(void)
-{
-	return atomic_load(&generation);
+	atomic_fetch_sub(&mlb_in_flight, 1);
 }
 
 static int record_python_error(const char *context)
@@ -156,7 +122,7 @@ int metacall_initialize(void)
 {
 	int rc = 0;
 	pthread_mutex_lock(&lifecycle_lock);
-	if (atomic_load(&active))
+	if (atomic_load(&mlb_active))
 		goto done;
 	if (!python_ready) {
 		metacall_error_clear();
@@ -177,7 +143,7 @@ int metacall_initialize(void)
 			goto done;
 		python_ready = 1;
 	}
-	atomic_store(&active, 1);
+	atomic_store(&mlb_active, 1);
 done:
 	pthread_mutex_unlock(&lifecycle_lock);
 	return rc;
@@ -236,15 +202,15 @@ void metacall_destroy(void)
 void mlbridge_destroy(long timeout_ms)
 {
 	pthread_mutex_lock(&lifecycle_lock);
-	if (!atomic_load(&active)) {
+	if (!atomic_load(&mlb_active)) {
 		pthread_mutex_unlock(&lifecycle_lock);
 		return;
 	}
-	atomic_store(&active, 0); /* new calls fail from here on */
+	atomic_store(&mlb_active, 0); /* new calls fail from here on */
 	struct timespec tick = { 0, 1000000 };
-	for (long waited = 0; atomic_load(&in_flight) > own_calls && waited < timeout_ms; ++waited)
+	for (long waited = 0; atomic_load(&mlb_in_flight) > mlb_own_calls && waited < timeout_ms; ++waited)
 		nanosleep(&tick, NULL);
-	atomic_fetch_add(&generation, 1);
+	atomic_fetch_add(&mlb_generation, 1);
 	(void)mlbridge_py_clear();
 	pthread_mutex_unlock(&lifecycle_lock);
 }

@@ -7,14 +7,7 @@
 
 #include "shim.h"
 
-struct mlb_value *mlb_value_check(void *v)
-{
-	struct mlb_value *value = v;
-	/* Like MetaCall's value_validate: the magic tag tells our values from anything else. */
-	if (value == NULL || ((uintptr_t)v % sizeof(void *)) != 0 || value->magic != MLB_VALUE_MAGIC)
-		return NULL;
-	return value;
-}
+#define SMALL_VALUE 256
 
 static struct mlb_value *value_new(enum metacall_value_id id, size_t payload)
 {
@@ -22,9 +15,14 @@ static struct mlb_value *value_new(enum metacall_value_id id, size_t payload)
 	   size claims the rest: refuse it as out of memory. */
 	if (payload > SIZE_MAX - sizeof(struct mlb_value))
 		return NULL;
-	struct mlb_value *value = calloc(1, sizeof(*value) + payload);
+	size_t total = sizeof(struct mlb_value) + payload;
+	/* glibc's calloc goes past the per-thread cache of small blocks; a value is made on every
+	   call, so small ones (scalars, short strings) are malloc'd and zeroed here. */
+	struct mlb_value *value = total <= SMALL_VALUE ? malloc(total) : calloc(1, total);
 	if (value == NULL)
 		return NULL;
+	if (total <= SMALL_VALUE)
+		memset(value, 0, total);
 	value->magic = MLB_VALUE_MAGIC;
 	value->id = id;
 	return value;
