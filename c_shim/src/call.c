@@ -26,7 +26,14 @@ struct mlb_function {
 	PyObject *callable; /* entry.callable */
 	Py_buffer counts;   /* entry.counts: int64 [calls, errors] */
 	atomic_ulong verified; /* generation + 1 at which the name was last found loaded */
+	unsigned long epoch;   /* under the GIL: table_epoch when entry was read from the table */
 };
+
+/* Under the GIL: the table RUNTIME held at the last call (a strong reference), and a count
+   bumped each time it was another. The runtime replaces its table and never changes one
+   (bridge/runtime.py), so an entry read from this table in this epoch is still current. */
+static PyObject *seen_table;
+static unsigned long table_epoch = 1; /* a new handle's epoch, 0, is never current */
 
 static struct mlb_function *_Atomic buckets[BUCKETS];
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -34,12 +41,24 @@ static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const not_initialized =
 	"metacall is not initialized (call metacall_initialize; after metacall_destroy calls fail until it is called again)";
 
+/* The bucket of a name, from its length and at most its first and last 8 bytes: it runs on
+   every call by name, and names that share a bucket are told apart by the chain's memcmp. */
 static unsigned hash_name(const char *name, size_t length)
 {
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < length; ++i)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	return h % BUCKETS;
+	uint64_t h = (uint64_t)length * 0x9e3779b97f4a7c15u;
+	if (length >= 8) {
+		uint64_t head, tail;
+		memcpy(&head, name, 8);
+		memcpy(&tail, name + length - 8, 8);
+		h ^= head * 0xff51afd7ed558ccdu;
+		h ^= tail * 0xc4ceb9fe1a85ec53u;
+	} else {
+		for (size_t i = 0; i < length; ++i)
+			h = (h ^ (unsigned char)name[i]) * 0x100000001b3u;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9u;
+	return (unsigned)((h >> 32) % BUCKETS); /* high bits: those the products mixed */
 }
 
 /* Lock-free: entries are only ever prepended, with a release store, and never removed. */
@@ -77,16 +96,10 @@ static int counts_of(PyObject *entry, Py_buffer *view)
 	return 0;
 }
 
-/* Under the GIL: makes f's entry, callable and counts those of the Function now loaded under
-   its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
-static int refresh(struct mlb_function *f)
+/* Under the GIL: makes f's entry, callable and counts those of the Function under its name in
+   table; 0, or -1 with a Python exception set (LookupError when it is not there). */
+static int refresh_from(struct mlb_function *f, PyObject *table)
 {
-	PyObject *table = PyDict_GetItemWithError(mlb_py.runtime_dict, mlb_py.s_table);
-	if (table == NULL) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_AttributeError, "the runtime has no function table");
-		return -1;
-	}
 	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj);
 	if (entry == NULL) {
 		if (!PyErr_Occurred())
@@ -119,6 +132,34 @@ static int refresh(struct mlb_function *f)
 	Py_XDECREF(old_entry);
 	Py_XDECREF(old_callable);
 	return 0;
+}
+
+/* Under the GIL: makes f's entry, callable and counts those of the Function now loaded under
+   its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
+static int refresh(struct mlb_function *f)
+{
+	PyObject *table = PyDict_GetItemWithError(mlb_py.runtime_dict, mlb_py.s_table);
+	if (table == NULL) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_AttributeError, "the runtime has no function table");
+		return -1;
+	}
+	if (table == seen_table && f->epoch == table_epoch)
+		return 0; /* the hot path: one dict lookup */
+	PyObject *old_table = NULL;
+	if (table != seen_table) {
+		/* The old table is released last: its entries' deallocation may run Python code. */
+		old_table = seen_table;
+		Py_INCREF(table);
+		seen_table = table;
+		++table_epoch;
+	}
+	unsigned long epoch = table_epoch;
+	int rc = refresh_from(f, table);
+	if (rc == 0)
+		f->epoch = epoch; /* a table swapped meanwhile bumped table_epoch: read again */
+	Py_XDECREF(old_table);
+	return rc;
 }
 
 static void discard(struct mlb_function *f)

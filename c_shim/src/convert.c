@@ -230,6 +230,13 @@ static int export_tolist(PyObject *o, struct mlb_sink *sink)
 	return rc;
 }
 
+/* An int travels as a LONG: 0, or -1 with OverflowError beyond its 64-bit range. */
+static int int_of(PyObject *o, long *l)
+{
+	*l = PyLong_AsLong(o);
+	return *l == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
 static int export_one(PyObject *o, struct mlb_sink *sink)
 {
 	if (o == Py_None)
@@ -237,10 +244,8 @@ static int export_one(PyObject *o, struct mlb_sink *sink)
 	if (PyBool_Check(o))
 		return sink->truth(sink, o == Py_True);
 	if (PyLong_Check(o)) {
-		long l = PyLong_AsLong(o);
-		if (l == -1 && PyErr_Occurred())
-			return -1; /* OverflowError: beyond the 64-bit range of LONG */
-		return sink->integer(sink, l);
+		long l;
+		return int_of(o, &l) == 0 ? sink->integer(sink, l) : -1;
 	}
 	if (PyFloat_Check(o))
 		return sink->real(sink, PyFloat_AS_DOUBLE(o));
@@ -387,8 +392,22 @@ static int vs_close(struct mlb_sink *b)
 	return 0;
 }
 
+/* An int result as a LONG without the sink (the same rule: int_of); NULL with an exception. */
+static void *long_value(PyObject *o)
+{
+	long l;
+	if (int_of(o, &l) != 0)
+		return NULL;
+	void *v = metacall_value_create_long(l);
+	if (v == NULL)
+		PyErr_NoMemory();
+	return v;
+}
+
 void *mlb_py_to_value(PyObject *o)
 {
+	if (PyLong_CheckExact(o)) /* the most common result, on the hot path */
+		return long_value(o);
 	struct value_sink s = {
 		{ vs_null, vs_boolean, vs_integer, vs_real, vs_text, vs_bytes, vs_open, vs_close },
 		NULL, 0, 0, NULL,

@@ -169,6 +169,19 @@ int main(void)
 	r = metacallfv_s(f, NULL, 0);
 	CHECK(metacall_value_to_long(r) == 42);
 	metacall_value_destroy(r);
+
+	/* another function under the same name: the kept handle calls the new one, by handle
+	   and by name, with nothing looked up in between */
+	metacall_destroy();
+	CHECK(metacall_initialize() == 0);
+	static const char other[] = "def answer():\n    return 43\n";
+	REQUIRE(metacall_load_from_memory("py", other, sizeof(other), NULL) == 0);
+	r = metacallfv_s(f, NULL, 0);
+	CHECK(metacall_value_to_long(r) == 43);
+	metacall_value_destroy(r);
+	r = metacallv_s("answer", NULL, 0);
+	CHECK(metacall_value_to_long(r) == 43);
+	metacall_value_destroy(r);
 	metacall_destroy();
 
 	destroy_during_a_hung_load();
