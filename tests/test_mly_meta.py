@@ -139,7 +139,10 @@ def test_serve_answers_each_request_and_reads_through_the_cache(served: Runtime)
     # Every row again: all from the cache, no evaluation.
     again = served.call("sli.serve", [[[{"sa": "b", "sl": "c"}, {"sa": "a", "sl": "a"}], None]])
     assert again == [[SLI_HASH, [{"expand": 12}, {"expand": 25}]]]
-    assert json.loads(served.call(META, "sli", "stats"))["model"]["evaluations"] == 1
+    stats = json.loads(served.call(META, "sli", "stats"))
+    assert stats["model"]["evaluations"] == 1
+    assert stats["datastore"]["tiers"]["local"]["hits"] == 2  # where the repeats were found
+    assert json.loads(served.call(META, "ko", "stats"))["datastore"] is None  # no datastore
 
 
 def test_a_model_failure_fails_only_the_request_that_caused_it(served: Runtime) -> None:

@@ -170,9 +170,12 @@ class ServedModel:
         return dictionary.to_json() if dictionary is not None else None
 
     def stats(self) -> dict[str, Any]:
+        store = self.service.store
         return {
             "server": self.counters.snapshot(),
             "model": self.service.counters.snapshot(),
+            # hits, misses and writes per tier (local, l1, l2): where a repeat was found
+            "datastore": store.snapshot() if store is not None else None,
         }
 
 
