@@ -2,12 +2,14 @@
 // one embedded Python runtime that holds the models and the prediction cache.
 //
 //	mlbridge-server -c config.yaml      (also --cfg, as mly)
+//	mlbridge-server -c config.yaml -host 127.0.0.1 -port 0
 //
-// It listens on Endpoint.Host:Endpoint.Port (port 0 picks a free port) once every model is
-// loaded and warmed, and prints one line, "mlbridge-server: listening on http://HOST:PORT"
-// (https with TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness
-// answers 503, new connections are refused, requests in flight are answered, the cache's
-// background writes are flushed, and it exits 0 within Endpoint.WriteTimeoutMs (at least 1 s).
+// It listens on Endpoint.Host:Endpoint.Port, or on -host/-port when given (ours, not mly's:
+// they override the file; port 0 picks a free port), once every model is loaded and warmed,
+// and prints one line, "mlbridge-server: listening on http://HOST:PORT" (https with
+// TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness answers
+// 503, new connections are refused, requests in flight are answered, the cache's background
+// writes are flushed, and it exits 0 within Endpoint.WriteTimeoutMs (at least 1 s).
 package main
 
 import (
@@ -29,15 +31,20 @@ func main() {
 }
 
 func run() int {
-	var config string
+	var (
+		config, host string
+		port         int
+	)
 	flags := flag.NewFlagSet("mlbridge-server", flag.ContinueOnError)
 	flags.StringVar(&config, "c", "", "the mly configuration file (YAML or JSON)")
 	flags.StringVar(&config, "cfg", "", "same as -c")
+	flags.StringVar(&host, "host", "", "listen on this address instead of Endpoint.Host")
+	flags.IntVar(&port, "port", -1, "listen on this port instead of Endpoint.Port (0: a free port)")
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
-	if config == "" || flags.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: mlbridge-server -c CONFIG.yaml")
+	if config == "" || flags.NArg() > 0 || port > 65535 {
+		fmt.Fprintln(os.Stderr, "usage: mlbridge-server -c CONFIG.yaml [-host ADDRESS] [-port N]")
 		return 2
 	}
 	if err := metacall.Initialize(); err != nil {
@@ -49,6 +56,12 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
 		return 1
+	}
+	if host != "" {
+		desc.Endpoint.Host = host
+	}
+	if port >= 0 {
+		desc.Endpoint.Port = port
 	}
 	srv := server.New(desc)
 	ops, err := server.NewOps(srv) // health, readiness, metrics, access control, TLS, drain
