@@ -27,6 +27,8 @@ demo: setup
 	$(WINEDEMO) -data "$$($(PY) -m bridge.cli data)" -mode batcher
 	@echo "== C: MetaCall's C API from 2 threads =="
 	$(C_DEMO) -threads 2 "$$($(PY) -m bridge.cli data)"
+	@echo "== HTTP: mlbridge-server (mly's REST API): one row, a batch, a repeat from the cache =="
+	$(PY) -m bridge.cli http-demo examples/wine_quality.yaml
 
 # make test = lint + the three suites; each suite runs alone too.
 test: setup lint

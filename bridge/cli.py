@@ -105,8 +105,6 @@ def sentiment_model_dir() -> Path:
 
 # -- mlbridge serve --------------------------------------------------------------------------
 
-SERVER = REPO_ROOT / "build" / "bin" / "mlbridge-server"
-
 
 class ServeCommand:
     """Serve an mly configuration over mly's REST API (the Go server, ``make go`` builds it)."""
@@ -114,15 +112,24 @@ class ServeCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("config", help="the mly configuration (YAML or JSON)")
+        parser.add_argument("--host", help="listen on this address (default: Endpoint.Host)")
+        parser.add_argument("--port", type=int, help="listen on this port (default: Endpoint.Port)")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        server = Path(os.environ.get("MLBRIDGE_SERVER") or SERVER)
+        from bridge.server import server_binary
+
+        server = server_binary()
         if not os.access(server, os.X_OK):
             print(f"mlbridge serve: no server at {server}; run `make go`", file=sys.stderr)
             return 1
+        argv = [str(server), "-c", str(Path(args.config).resolve())]
+        if args.host is not None:
+            argv += ["-host", args.host]
+        if args.port is not None:
+            argv += ["-port", str(args.port)]
         # The server replaces this process: one runtime in it, no Python parent left behind.
-        os.execv(server, [str(server), "-c", str(Path(args.config).resolve())])
+        os.execv(server, argv)
 
 
 # -- the command table -------------------------------------------------------------------------
@@ -133,6 +140,7 @@ COMMANDS: dict[str, tuple[str, Command | str]] = {
     "demo": ("run the Python wine sentiment demo through the bridge", DemoCommand),
     "bench": ("compare Go, C and Python hosts side by side (bench wine)", "bridge.bench.command"),
     "serve": ("serve an mly configuration over HTTP (mly's REST API)", ServeCommand),
+    "http-demo": ("start the HTTP server, send a few requests, print the answers", "bridge.server"),
 }
 """``mlbridge <name>``: help text and a command class or the name of a command module."""
 
