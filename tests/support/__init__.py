@@ -6,6 +6,8 @@
 - :mod:`support.mly`: the ``mly_loader`` of that runtime, the wine quality model,
   ``write_config`` and a wine row.
 - :mod:`support.redis_server`: a real ``redis-server`` on a free loopback port.
+- :mod:`support.mlbridge_server`: our HTTP server (``build/bin/mlbridge-server``) as a child,
+  and either server kind (ours, mly's) serving one of mly's fixture models.
 - :mod:`support.speed`: ``speed_goal``, asserted only in benchmark runs.
 - :mod:`support.bounded`: ``bounded(fn, timeout)``, a call whose hang fails the test.
 
