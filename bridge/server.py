@@ -1,6 +1,6 @@
 """The HTTP server (``build/bin/mlbridge-server``, ``make go``) as a child process.
 
-    with ServerProcess(Path("examples/wine_quality.yaml")) as server:   # 127.0.0.1, a free port
+    with running(Path("examples/wine_quality.yaml")) as server:   # 127.0.0.1, a free port
         httpx.post(server.url + "/v1/api/model/wine_quality/eval", json=row)
         server.stats("wine_quality")["runtime"]["model"]["rows_evaluated"]
 
@@ -12,6 +12,7 @@ sends a single row, a batch and a repeat that the cache answers, prints the answ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -19,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 import httpx
 
@@ -37,6 +38,18 @@ class ServerError(RuntimeError):
 def server_binary() -> Path:
     """``$MLBRIDGE_SERVER`` or the repository's ``build/bin/mlbridge-server``."""
     return Path(os.environ.get("MLBRIDGE_SERVER") or SERVER)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; reaped either way."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 class ServerProcess:
@@ -109,19 +122,12 @@ class ServerProcess:
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM (requests in flight are answered), SIGKILL after ``timeout``; the exit code."""
         process, self.process = self.process, None
-        code = None
-        if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=timeout)
-            code = process.returncode
-            if process.stdout is not None:
-                process.stdout.close()
-        return code
+        if process is None:
+            return None
+        stop_process(process, timeout)
+        if process.stdout is not None:
+            process.stdout.close()
+        return process.returncode
 
     def close(self) -> None:
         self.stop()
@@ -136,17 +142,16 @@ class ServerProcess:
         stats: dict[str, Any] = response.json()
         return stats
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+@contextlib.contextmanager
+def running(config: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[ServerProcess]:
+    """A started :class:`ServerProcess`, stopped when the block ends, however it ends."""
+    server = ServerProcess(config, host=host, port=port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 # -- mlbridge http-demo ------------------------------------------------------------------------
@@ -189,7 +194,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with ServerProcess(Path(args.config)) as server:
+        with running(Path(args.config)) as server:
             return demo(server, args.model)
     except (ServerError, httpx.HTTPError) as exc:
         print(f"mlbridge http-demo: {exc}", file=sys.stderr)

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from types import TracebackType
 from typing import Self
 
-
-def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``timeout``; reaped either way."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
+from bridge.server import stop_process as stop_process  # one way to stop a child server
 
 
 class ChildServer:
