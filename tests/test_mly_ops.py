@@ -10,6 +10,7 @@ import pytest
 
 from bridge.config import ConfigError, parse_config
 from bridge.mly import MlyLoader
+from bridge.mly.latency import Histogram
 from bridge.mly.ops import FLUSH, HEALTH, SETTINGS, SNAPSHOT, functions
 from bridge.runtime import Runtime
 from support.mly import write_config
@@ -46,6 +47,7 @@ Connections:
         assert snap["loaders"]["mly"]["models"]["sli"]["rows_evaluated"] == 1
         assert snap["loaders"]["mly"]["reload"]["sli"]["ok"] == 1
         assert snap["health"] == {"sli": 1}
+        assert snap["loaders"]["mly"]["call_seconds"]["sli"]["count"] == 1  # one model call
         assert json.loads(str(ops[HEALTH]())) == {"sli": 1}
         assert snap["loaders"]["mly"]["reload"]["sli"]["dict_hash"] == 2258113197202221534
 
@@ -95,3 +97,17 @@ EnableCPUProf: true
     ]:
         with pytest.raises(ConfigError, match=where):
             parse_config(f"Models: [{{ID: x, URL: /x}}]\n{bad}")
+
+
+def test_latency_histogram_is_cumulative_with_inclusive_bounds() -> None:
+    h = Histogram((0.001, 0.01, 0.1))
+    for seconds in (0.0005, 0.001, 0.002, 0.01, 0.5, 7.0):
+        h.observe(seconds)
+    snap = h.snapshot()
+    # le: 0.001 holds 0.0005 and 0.001 itself; above 0.1: 0.5 and 7.0 count only in "count"
+    assert snap["buckets"] == [0.001, 0.01, 0.1]
+    assert snap["cumulative"] == [2, 4, 4]
+    assert snap["count"] == 6
+    assert snap["sum"] == pytest.approx(7.5135)
+    with pytest.raises(ValueError, match="increasing"):
+        Histogram((0.1, 0.01))

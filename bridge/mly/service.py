@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from bridge.mly.keys import (
     make_field,
     needs_vocabulary,
 )
+from bridge.mly.latency import Histogram
 from bridge.mly.reload import warm_up
 from bridge.models.dictionary import Dictionary, load_dictionary
 
@@ -102,6 +104,7 @@ class ModelService:
         self.id = spec.id
         self.store = store if spec.use_dict else None  # mly: caching needs the dictionary
         self.counters = ModelCounters()
+        self.call_seconds = Histogram()
         self._config_path = path
         self._factory = predictor_factory
         self._flight_counters = GroupCounters()  # shared by every version's Group
@@ -370,7 +373,9 @@ class ModelService:
         for row in values:
             for name, value in keys.model_inputs(row).items():
                 feeds.setdefault(name, []).append(value)
+        start = time.perf_counter()
         predicted = state.predictor.predict(feeds)
+        self.call_seconds.observe(time.perf_counter() - start)  # ops: model-call latency
         self.counters.add_many(evaluations=1, rows_evaluated=len(values))
         names = state.predictor.output_names
         return [{name: predicted[name][i] for name in names} for i in range(len(values))]

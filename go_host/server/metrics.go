@@ -196,6 +196,8 @@ type runtimeSnapshot struct {
 			Datastores map[string]datastoreSnapshot  `json:"datastores"`
 			Models     map[string]map[string]float64 `json:"models"`
 			Reload     map[string]reloadSnapshot     `json:"reload"`
+			// CallSeconds is each model's model-call latency (bridge/mly/latency.py).
+			CallSeconds map[string]histogramSnapshot `json:"call_seconds"`
 		} `json:"mly"`
 	} `json:"loaders"`
 	Health map[string]float64 `json:"health"`
@@ -221,6 +223,14 @@ type reloadSnapshot struct {
 	DictHash        int64   `json:"dict_hash"`
 	LastLoadSeconds float64 `json:"last_load_seconds"`
 	LastError       string  `json:"last_error"`
+}
+
+// histogramSnapshot is a runtime histogram: cumulative counts per upper bound.
+type histogramSnapshot struct {
+	Buckets    []float64 `json:"buckets"`
+	Cumulative []uint64  `json:"cumulative"`
+	Count      uint64    `json:"count"`
+	Sum        float64   `json:"sum"`
 }
 
 // fetchSnapshot makes the one runtime call of a scrape.
@@ -269,6 +279,7 @@ var (
 	reloadErrDesc = desc("model_reload_failures_total", "Versions that failed to load or to warm.", "model")
 	healthDesc    = desc("model_health", "mly's health: 1, or 0 after a failed reload until one succeeds.", "model")
 	dictDesc      = desc("model_dictionary_info", "The dictionary hash the model serves (label).", "model", "dict_hash")
+	callDesc      = desc("model_call_duration_seconds", "Model call latency (one call per batch of cache misses), measured in the runtime.", "model")
 	scrapeErrDesc = desc("runtime_snapshot", "The runtime snapshot of this scrape.")
 )
 
@@ -294,6 +305,16 @@ func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(evalsDesc, m["evaluations"], id)
 		counter(rowsEvalDesc, m["rows_evaluated"], id)
 		counter(joinsDesc, m["deduped"], id)
+	}
+	for id, h := range mly.CallSeconds {
+		if len(h.Buckets) != len(h.Cumulative) {
+			continue
+		}
+		buckets := make(map[float64]uint64, len(h.Buckets))
+		for i, bound := range h.Buckets {
+			buckets[bound] = h.Cumulative[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(callDesc, h.Count, h.Sum, buckets, id)
 	}
 	for id, d := range mly.Datastores {
 		counter(hitsDesc, d.LocalHits, id, "local")

@@ -199,6 +199,14 @@ func TestPrometheusScrapeReadsOneRuntimeSnapshot(t *testing.T) {
 		sample(t, first, name, `model="sli"`)
 	}
 	sample(t, first, "mlbridge_cache_misses_total", `datastore="sli"`)
+	// The model-call latency histogram, observed in the runtime (the row above was evaluated).
+	if n := sample(t, first, "mlbridge_model_call_duration_seconds_count", `model="sli"`); n < 1 {
+		t.Fatalf("model call latency count %v", n)
+	}
+	if inf, n := sample(t, first, "mlbridge_model_call_duration_seconds_bucket", `model="sli"`, `le="+Inf"`),
+		sample(t, first, "mlbridge_model_call_duration_seconds_count", `model="sli"`); inf != n {
+		t.Fatalf("+Inf bucket %v != count %v", inf, n)
+	}
 	if h := sample(t, first, "mlbridge_model_health", `model="sli"`); h != 1 {
 		t.Fatalf("health gauge %v", h)
 	}
