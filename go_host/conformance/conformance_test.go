@@ -185,6 +185,8 @@ func taggedArg(name string, data interface{}) (interface{}, error) {
 	case "utf8":
 		b, err := hex.DecodeString(text)
 		return string(b), err
+	case "repeat":
+		return repeated(data)
 	case "unconvertible":
 		return make(chan int), nil
 	case "map":
@@ -206,6 +208,19 @@ func taggedArg(name string, data interface{}) (interface{}, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("no Go argument for $%s", name)
+}
+
+// repeated is the string {"$repeat": [text, times]} stands for.
+func repeated(data interface{}) (string, error) {
+	pair, _ := data.([]interface{})
+	if len(pair) == 2 {
+		text, ok := pair[0].(string)
+		times, err := strconv.Atoi(fmt.Sprint(pair[1]))
+		if ok && err == nil && times >= 0 {
+			return strings.Repeat(text, times), nil
+		}
+	}
+	return "", fmt.Errorf("$repeat %v", data)
 }
 
 // match says how got differs from the table's value want ("" when it does not).
@@ -252,6 +267,12 @@ func match(want, got interface{}, path string) string {
 			case "float":
 				f, _ := specialFloat(data)
 				return matchFloat(f, got, differs)
+			case "repeat":
+				text, err := repeated(data)
+				if g, ok := got.(string); err != nil || !ok || g != text {
+					return fmt.Sprintf("result%s: got %.80q…, want %.80q…", path, got, text)
+				}
+				return ""
 			}
 			return fmt.Sprintf("result%s: the table's $%s has no Go result form", path, name)
 		}

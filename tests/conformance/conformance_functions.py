@@ -11,6 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+import bridge
+
 
 def identity(value: Any) -> Any:
     """The argument back, so that a value crosses the boundary both ways."""
@@ -33,6 +38,39 @@ def add(a: int, b: int) -> int:
 
 def no_arguments() -> str:
     return "ok"
+
+
+def no_result() -> None:
+    """A procedure: its result is ``None``."""
+
+
+def repeat(text: str, times: int) -> str:
+    """A result as large as asked (Go reads one past its 4 KiB buffer from C memory)."""
+    return text * times
+
+
+def größe() -> str:
+    """A function whose name is not ASCII."""
+    return "ß"
+
+
+def numpy_values() -> dict[str, Any]:
+    """What models return: numpy scalars and arrays (C and Go get them through ``tolist``)."""
+    return {
+        "scalar": np.int64(7),
+        "real": np.float32(0.5),
+        "flag": np.bool_(True),
+        "matrix": np.arange(4, dtype=np.int32).reshape(2, 2),
+    }
+
+
+def numpy_matrix() -> NDArray[np.float64]:
+    return np.array([[0.5, -1.0], [2.0, 0.0]])
+
+
+def call_other(name: str, *args: Any) -> Any:
+    """A function that calls another through the runtime (from the host's thread)."""
+    return bridge.call(name, *args)
 
 
 def make_tuple() -> tuple[int, str]:
@@ -91,6 +129,17 @@ async def async_double(value: int) -> int:
 async def async_raise(message: str) -> None:
     await asyncio.sleep(0)
     raise RuntimeError(message)
+
+
+async def async_call_async(value: int) -> Any:
+    """Waiting for an async function from a coroutine on the runtime's loop would block the
+    loop on itself: the runtime refuses it with an error, it does not hang."""
+    return bridge.call("async_double", value)
+
+
+async def async_dict(key: str) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {key: [1, 2.5, None]}
 
 
 async def async_set() -> set[int]:

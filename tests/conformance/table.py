@@ -26,7 +26,7 @@ ERROR_KINDS = ("exception", "not_found", "argument")
 # only C and Go can give); kinds only a Python caller gets back.
 PLAIN_KINDS = ("null", "bool", "int", "float", "str", "bytes", "list", "map")
 ARGUMENT_KINDS = ("int8", "int16", "int32", "float32", "unconvertible", "utf8")
-PYTHON_KINDS = ("tuple", "bytearray", "set", "bigint")
+PYTHON_KINDS = ("tuple", "bytearray", "set", "bigint", "numpy")
 _INT_RANGES = {"int8": 8, "int16": 16, "int32": 32}
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -41,7 +41,8 @@ class Value:
     bigint: beyond; int8/16/32), ``float`` (float; float32 already rounded to float32),
     ``str``, ``bytes`` (bytes, bytearray; utf8: the raw bytes of a string that is not UTF-8),
     ``tuple[Value, ...]`` (list, tuple, set), ``tuple[tuple[Value, Value], ...]`` (map),
-    ``str`` (unconvertible: what each host passes)."""
+    ``str`` (unconvertible: what each host passes), ``tuple[str, Value]`` (numpy: its dtype and
+    its value as plain Python)."""
 
     kind: str
     data: Any
@@ -56,6 +57,12 @@ class Value:
             return {key.python(): value.python() for key, value in data}
         if kind == "bytearray":
             return bytearray(data)
+        if kind == "numpy":
+            import numpy as np  # only Python runners get numpy values back
+
+            dtype, plain = data
+            array = np.asarray(plain.python(), dtype=dtype)
+            return array[()] if array.ndim == 0 else array
         if kind in ("unconvertible", "utf8"):
             raise TableError(f"a {kind} value has no Python form (restrict the case's hosts)")
         return data
@@ -177,9 +184,23 @@ def _tagged(tag: str, data: Any, where: str) -> Value:
                 raise TableError(f"{where}[{i}]: a $map entry is [key, value]")
             pairs.append((value(pair[0], f"{where}[{i}][0]"), value(pair[1], f"{where}[{i}][1]")))
         return Value("map", tuple(pairs))
+    if tag == "repeat" and _is_repeat(data):
+        return Value("str", data[0] * data[1])
+    if tag == "numpy" and isinstance(data, dict) and set(data) == {"dtype", "value"}:
+        return Value(tag, (str(data["dtype"]), value(data["value"], where)))
     if tag == "unconvertible" and isinstance(data, str):
         return Value(tag, data)
     raise TableError(f"{where}: unknown tag or bad data: ${tag} {data!r}")
+
+
+def _is_repeat(data: Any) -> bool:
+    return (
+        isinstance(data, list)
+        and len(data) == 2
+        and isinstance(data[0], str)
+        and isinstance(data[1], int)
+        and data[1] >= 0
+    )
 
 
 def _ranged(kind: str, number: int, where: str) -> int:
@@ -279,6 +300,8 @@ def same(got: Any, want: Any) -> bool:
     ``1.0``, a tuple is not a list); NaN equals NaN and ``-0.0`` is not ``0.0``."""
     if type(got) is not type(want):
         return False
+    if type(want).__module__ == "numpy" and getattr(want, "ndim", 0) > 0:  # an ndarray
+        return bool(got.dtype == want.dtype and (got == want).all())
     if isinstance(want, float):
         if math.isnan(want):
             return math.isnan(got)
