@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-python test-c test-go bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-go fuzz-tools mly-peer
+.PHONY: demo test test-python test-c test-go test-conformance bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-go fuzz-tools mly-peer
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -45,6 +45,12 @@ test-c: setup
 test-go: setup
 	cd go_host && go test -race -count=1 ./...
 	cd go_host/interop && CGO_ENABLED=0 go test -count=1 ./...
+
+# The cross-host conformance table (tests/conformance) alone, through all three hosts.
+test-conformance: setup
+	$(PY) -m pytest tests/test_conformance.py
+	ctest --test-dir $(CMAKE_BUILD) --output-on-failure -R conformance
+	cd go_host && go test -race -count=1 ./conformance/
 
 # The side-by-side wine benchmark (docs/benchmarks.md); bench-large also trains the large model.
 bench: setup bench-deps

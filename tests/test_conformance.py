@@ -8,6 +8,7 @@ test's own (``bridge.RUNTIME`` is swapped for it while the module runs).
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -79,6 +80,23 @@ ASYNC_CASES = [c for c in CASES if c.is_async]
 def test_call_async(case: Case, conformance_runtime: Runtime) -> None:
     """The asynchronous call path (MetaCall's await) gives the same answers."""
     run(case, lambda name, *args: conformance_runtime.call_async(name, *args).result(timeout=30))
+
+
+def test_the_table_from_many_threads(conformance_runtime: Runtime) -> None:
+    """The whole table from 8 threads at once: the same answers, whatever else is in flight."""
+
+    def one_pass(thread: int) -> list[str]:
+        failures = []
+        for case in CASES:
+            try:
+                run(case, bridge.call)
+            except AssertionError as failure:
+                failures.append(f"thread {thread}: {case.id}: {failure}")
+        return failures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        failures = [f for found in pool.map(one_pass, range(8)) for f in found]
+    assert not failures, "\n".join(failures)
 
 
 def test_the_table_covers_every_category_on_every_host() -> None:

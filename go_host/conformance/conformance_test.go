@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"mlbridge/go_host/metacall"
@@ -353,28 +354,83 @@ func checkError(err error, spec *errorSpec) string {
 	return ""
 }
 
-func check(t *testing.T, how string, c *tableCase, got interface{}, err error) {
+// goCase is a case of the table for Go with its arguments built and its result decoded.
+type goCase struct {
+	*tableCase
+	args []interface{}
+	want interface{} // the expected result, when no error is
+}
+
+// goCases are the table's cases for Go; the others are logged with the table's reason.
+func goCases(t testing.TB) []goCase {
 	t.Helper()
-	want := c.expected()
-	if want.Error != nil {
-		if err == nil {
-			t.Errorf("%s: no error; the result was %#v", how, got)
-		} else if d := checkError(err, want.Error); d != "" {
-			t.Errorf("%s: %s", how, d)
+	tab := loadTable(t)
+	var cases []goCase
+	for i := range tab.Cases {
+		c := &tab.Cases[i]
+		if !c.forGo() {
+			t.Logf("not for Go: %s (%s)", c.ID, c.Why)
+			continue
 		}
-		return
+		gc := goCase{tableCase: c, args: make([]interface{}, len(c.Args))}
+		for j, raw := range c.Args {
+			v, err := notation(raw)
+			if err == nil {
+				gc.args[j], err = goArg(v)
+			}
+			if err != nil {
+				t.Fatalf("%s: args[%d]: %v", c.ID, j, err)
+			}
+		}
+		if want := c.expected(); want.Error == nil {
+			var err error
+			if gc.want, err = notation(want.Result); err != nil {
+				t.Fatalf("%s: result: %v", c.ID, err)
+			}
+		}
+		cases = append(cases, gc)
 	}
-	if err != nil {
-		t.Errorf("%s: %v", how, err)
-		return
+	if len(cases) == 0 {
+		t.Fatal("no case of the table is for Go")
 	}
-	value, nerr := notation(want.Result)
-	if nerr != nil {
-		t.Fatalf("the table's result: %v", nerr)
+	return cases
+}
+
+// verdict says how one answer differs from the table's ("" when it does not).
+func verdict(how string, c goCase, got interface{}, err error) string {
+	want := c.expected()
+	switch {
+	case want.Error != nil && err == nil:
+		return fmt.Sprintf("%s: no error; the result was %#v", how, got)
+	case want.Error != nil:
+		if d := checkError(err, want.Error); d != "" {
+			return how + ": " + d
+		}
+	case err != nil:
+		return fmt.Sprintf("%s: %v", how, err)
+	default:
+		if d := match(c.want, got, ""); d != "" {
+			return how + ": " + d
+		}
 	}
-	if d := match(value, got, ""); d != "" {
-		t.Errorf("%s: %s", how, d)
+	return ""
+}
+
+// run calls c through metacall.Call, and an async case through metacall.Await too; what
+// differs from the table.
+func run(c goCase) []string {
+	var differences []string
+	got, err := metacall.Call(c.Call, c.args...)
+	if d := verdict("Call", c, got, err); d != "" {
+		differences = append(differences, d)
 	}
+	if c.Async {
+		got, err = await(c.Call, c.args)
+		if d := verdict("Await", c, got, err); d != "" {
+			differences = append(differences, d)
+		}
+	}
+	return differences
 }
 
 // settled is what Await's callbacks hand back: the value, or the *PythonError.
@@ -423,36 +479,38 @@ func TestMain(m *testing.M) {
 // TestTable runs every case of the table that is for Go through metacall.Call, and the
 // async ones through metacall.Await too.
 func TestTable(t *testing.T) {
-	tab := loadTable(t)
-	ran := 0
-	for i := range tab.Cases {
-		c := &tab.Cases[i]
-		if !c.forGo() {
-			t.Logf("not for Go: %s (%s)", c.ID, c.Why)
-			continue
-		}
-		ran++
+	cases := goCases(t)
+	for _, c := range cases {
 		t.Run(c.ID, func(t *testing.T) {
-			args := make([]interface{}, len(c.Args))
-			for j, raw := range c.Args {
-				v, err := notation(raw)
-				if err == nil {
-					args[j], err = goArg(v)
-				}
-				if err != nil {
-					t.Fatalf("args[%d]: %v", j, err)
-				}
-			}
-			got, err := metacall.Call(c.Call, args...)
-			check(t, "Call", c, got, err)
-			if c.Async {
-				got, err = await(c.Call, args)
-				check(t, "Await", c, got, err)
+			for _, d := range run(c) {
+				t.Error(d)
 			}
 		})
 	}
-	if ran == 0 {
-		t.Fatal("no case of the table is for Go")
+	t.Logf("conformance (Go): %d cases", len(cases))
+}
+
+// TestTableFromManyGoroutines runs the whole table from 8 goroutines at once: the same
+// answers, whatever else is in flight.
+func TestTableFromManyGoroutines(t *testing.T) {
+	cases := goCases(t)
+	const goroutines = 8
+	failures := make(chan string, 2*goroutines*len(cases)) // at most Call and Await per case
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range cases {
+				for _, d := range run(c) {
+					failures <- fmt.Sprintf("goroutine %d: %s: %s", g, c.ID, d)
+				}
+			}
+		}()
 	}
-	t.Logf("conformance (Go): %d of %d cases", ran, len(tab.Cases))
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
 }

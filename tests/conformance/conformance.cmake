@@ -20,12 +20,15 @@ function(mlbridge_conformance target library)
   target_compile_options(${target} PRIVATE ${STRICT_C_FLAGS} ${ARGN})
 endfunction()
 
+# c_conformance: the table once; c_conformance_threads: 4 passes at once, the same answers.
 mlbridge_conformance(c_conformance_runner metacall)
 add_test(NAME c_conformance COMMAND c_conformance_runner)
-set_tests_properties(c_conformance PROPERTIES TIMEOUT 120)
+add_test(NAME c_conformance_threads COMMAND c_conformance_runner 4)
+set_tests_properties(c_conformance c_conformance_threads PROPERTIES TIMEOUT 120)
 if(MLBRIDGE_ASAN)
   mlbridge_conformance(c_conformance_runner_asan metacall_asan ${ASAN_FLAGS})
   add_test(NAME c_conformance_asan COMMAND c_conformance_runner_asan)
-  set_tests_properties(c_conformance_asan PROPERTIES TIMEOUT 300 ENVIRONMENT
+  add_test(NAME c_conformance_threads_asan COMMAND c_conformance_runner_asan 4)
+  set_tests_properties(c_conformance_asan c_conformance_threads_asan PROPERTIES TIMEOUT 300 ENVIRONMENT
     "PYTHONMALLOC=malloc;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;LSAN_OPTIONS=suppressions=${SHIM_DIR}/tests/lsan.supp:print_suppressions=0")
 endif()

@@ -289,8 +289,57 @@ static int run_awaited(const struct conf_case *c, void *args[], char *reason)
 	return ok;
 }
 
-int main(void)
+/* One pass over the table: the number of failed checks (each reported). */
+struct pass {
+	int thread;
+	size_t checks;
+	int failures;
+};
+
+static void fail(struct pass *p, const struct conf_case *c, const char *how, const char *reason)
 {
+	fprintf(stderr, "FAIL %s (%s, thread %d): %s\n", c->id, how, p->thread, reason);
+	++p->failures;
+}
+
+static void *run_pass(void *arg)
+{
+	struct pass *p = arg;
+	for (size_t i = 0; i < conf_case_count; ++i) {
+		const struct conf_case *c = &conf_cases[i];
+		void *args[16] = { NULL };
+		if (c->argc > sizeof(args) / sizeof(args[0])) {
+			fail(p, c, "setup", "more arguments than the runner has room for");
+			continue;
+		}
+		for (size_t j = 0; j < c->argc; ++j)
+			args[j] = build(&c->args[j]);
+		char reason[REASON_SIZE] = "";
+		void *v = call_by_name(c, args);
+		++p->checks;
+		if (!check(c, v, reason))
+			fail(p, c, "metacallv_s", reason);
+		metacall_value_destroy(v);
+		if (c->is_async) {
+			++p->checks;
+			if (!run_awaited(c, args, reason))
+				fail(p, c, "metacallfv_await_struct_s", reason);
+		}
+		for (size_t j = 0; j < c->argc; ++j)
+			metacall_value_destroy(args[j]); /* the caller owns the arguments */
+	}
+	return NULL;
+}
+
+/* c_conformance_runner [THREADS]: every case once, or THREADS passes over the table at once
+   (each a thread of its own), each answer checked. */
+int main(int argc, char **argv)
+{
+	int threads = argc > 1 ? atoi(argv[1]) : 1;
+	if (threads < 1 || threads > 64) {
+		fprintf(stderr, "usage: %s [THREADS (1-64)]\n", argv[0]);
+		return 2;
+	}
 	if (metacall_initialize() != 0) {
 		fprintf(stderr, "metacall_initialize failed\n");
 		return 1;
@@ -302,38 +351,27 @@ int main(void)
 		fprintf(stderr, "loading %s failed: %s: %s\n", conf_script, ex.label, ex.message);
 		return 1;
 	}
-	int failures = 0;
-	size_t checks = 0;
-	for (size_t i = 0; i < conf_case_count; ++i) {
-		const struct conf_case *c = &conf_cases[i];
-		void **args = calloc(c->argc ? c->argc : 1, sizeof(*args));
-		if (args == NULL)
+	struct pass passes[64];
+	pthread_t ids[64];
+	for (int t = 0; t < threads; ++t) {
+		passes[t] = (struct pass){ .thread = t };
+		if (threads == 1)
+			run_pass(&passes[t]);
+		else if (pthread_create(&ids[t], NULL, run_pass, &passes[t]) != 0)
 			return 1;
-		for (size_t j = 0; j < c->argc; ++j)
-			args[j] = build(&c->args[j]);
-		char reason[REASON_SIZE] = "";
-		void *v = call_by_name(c, args);
-		int ok = check(c, v, reason);
-		metacall_value_destroy(v);
-		++checks;
-		if (!ok) {
-			fprintf(stderr, "FAIL %s (metacallv_s): %s\n", c->id, reason);
-			++failures;
-		}
-		if (c->is_async) {
-			++checks;
-			if (!run_awaited(c, args, reason)) {
-				fprintf(stderr, "FAIL %s (metacallfv_await_struct_s): %s\n", c->id, reason);
-				++failures;
-			}
-		}
-		for (size_t j = 0; j < c->argc; ++j)
-			metacall_value_destroy(args[j]); /* the caller owns the arguments */
-		free(args);
+	}
+	size_t checks = 0;
+	int failures = 0;
+	for (int t = 0; t < threads; ++t) {
+		if (threads > 1)
+			pthread_join(ids[t], NULL);
+		checks += passes[t].checks;
+		failures += passes[t].failures;
 	}
 	for (size_t i = 0; i < conf_skipped_count; ++i)
 		fprintf(stderr, "not for C: %s (%s)\n", conf_skipped_cases[i].id, conf_skipped_cases[i].why);
 	metacall_destroy();
-	fprintf(stderr, "conformance (C): %zu cases, %zu checks, %d failed\n", conf_case_count, checks, failures);
+	fprintf(stderr, "conformance (C): %zu cases, %d thread(s), %zu checks, %d failed\n", conf_case_count,
+		threads, checks, failures);
 	return failures != 0;
 }
