@@ -59,13 +59,22 @@ bench: setup bench-deps
 bench-large:
 	$(MAKE) SIZE=large bench
 
-# Micro-benchmarks: pytest-benchmark, go test -bench and the C call benchmark.
+# Micro-benchmarks: pytest-benchmark, go test -bench and the C call benchmark. The Go and C
+# speed goals print "GOAL <name>: ... PASS|MISS" lines; the last step lists them, from this one
+# run, and fails when one is missed, was not measured, or a goal test failed.
+GOALS_LOG := $(BUILD)/bench-micro-goals.log
+GOALS     := go-call-noop go-batcher-throughput winedemo-direct-threads winedemo-direct-time c-metacallv_s
 bench-micro: setup bench-deps
 	$(PY) -m pytest --benchmark-enable -k "bench or benchmark"
-	cd go_host && MLBRIDGE_GO_PERF=1 go test -count=1 -run 'PerformanceGoals|CacheHitGoal' -v ./metacall/
-	cd go_host && MLBRIDGE_GO_PERF=1 MLBRIDGE_WINE_CSV="$$(../$(PY) -m bridge.cli data)" go test -count=1 -run AdmissionGoals -v ./cmd/winedemo/
+	@: > $(GOALS_LOG)
+	cd go_host && MLBRIDGE_GO_PERF=1 go test -count=1 -run 'PerformanceGoals|CacheHitGoal' -v ./metacall/ 2>&1 | tee -a ../$(GOALS_LOG)
+	cd go_host && MLBRIDGE_GO_PERF=1 MLBRIDGE_WINE_CSV="$$(../$(PY) -m bridge.cli data)" go test -count=1 -run AdmissionGoals -v ./cmd/winedemo/ 2>&1 | tee -a ../$(GOALS_LOG)
 	cd go_host && go test -run '^$$' -bench . -benchtime 2s ./metacall/ ./batcher/
-	$(BUILD)/bin/bench_c_call
+	$(BUILD)/bin/bench_c_call | tee -a $(GOALS_LOG)
+	@echo "== speed goals, from this run =="; status=0; grep '^GOAL ' $(GOALS_LOG); \
+	  for g in $(GOALS); do grep -q "^GOAL $$g:" $(GOALS_LOG) || { echo "GOAL $$g: not measured MISS"; status=1; }; done; \
+	  if grep -q ' MISS$$' $(GOALS_LOG) || grep -q '^\(--- \)\{0,1\}FAIL' $(GOALS_LOG); then status=1; fi; \
+	  [ $$status = 0 ] || echo "bench-micro: a goal was missed or a goal test failed (log: $(GOALS_LOG))"; exit $$status
 
 setup: venv system-packages data model quality-model shim go
 

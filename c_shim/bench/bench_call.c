@@ -140,8 +140,13 @@ int main(int argc, char **argv)
 	for (int s = 0; s < SHAPES; ++s)
 		printf("%-32s %8.1f ns/call  %5.2fx raw  %5.2fx def_extern\n", shape_names[s], best[s],
 		       best[s] / best[RAW], best[s] / best[FLOOR]);
-	printf("ratio metacallv_s/raw=%.2f (goal <= 2) metacallv_s/def_extern=%.2f metacallfv_s/raw=%.2f\n",
+	printf("ratio metacallv_s/raw=%.2f metacallv_s/def_extern=%.2f metacallfv_s/raw=%.2f\n",
 	       best[CALL_BY_NAME] / best[RAW], best[CALL_BY_NAME] / best[FLOOR], best[CALL_BY_HANDLE] / best[RAW]);
+	/* The goal line that make bench-micro collects (the Go goals print the same form). */
+	double ratio = best[CALL_BY_NAME] / best[RAW];
+	printf("GOAL c-metacallv_s: metacallv_s %.1f ns, raw CPython call %.1f ns (best of %d rounds of %ld); "
+	       "ratio %.2fx (goal <= 2x) %s\n",
+	       best[CALL_BY_NAME], best[RAW], reps, n, ratio, ratio <= 2.0 ? "PASS" : "MISS");
 
 	metacall_value_destroy(args[0]);
 	metacall_value_destroy(args[1]);

@@ -2,11 +2,15 @@ package metacall
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mlbridge/go_host/internal/perfgoal"
 )
 
 // The floor: one bare cgo call into the embedded runtime (a cffi extern "Python" no-op).
@@ -110,17 +114,21 @@ func benchBatcher(b *testing.B, function string) {
 }
 
 // TestPerformanceGoals measures the Go host's goals in one run and fails when they are
-// missed. Timing under the race detector means nothing, so it runs only when asked:
+// missed. Timing under the race detector means nothing, so it runs only when asked (make
+// bench-micro prints its GOAL lines in the summary of every host's goals):
 //
 //	MLBRIDGE_GO_PERF=1 go test -run TestPerformanceGoals -v ./metacall/
 //
-// Goal 1: one goroutine's no-op Call costs at most 4x a bare cgo call into the runtime.
+// Goal 1: one goroutine's no-op Call costs at most 1.3x a bare cgo call into the runtime (a
+// cffi extern "Python" no-op: the GIL, one Python call, no lookup and no values). The two
+// are measured in alternating rounds, best of each, so that load from other processes on a
+// shared machine moves both alike.
 // Goal 2: 1,000 goroutines through a Batcher get at least 5x the per-item throughput of
 // 1,000 goroutines calling directly. It is checked with score_all, whose call has a fixed
 // cost as a model's predict does; for a function that does nothing at all the ratio is
-// logged too, and is near 1x: the shim keeps a Python thread state per OS thread, so direct
-// calls from GOMAXPROCS threads do not convoy on the GIL, and the Batcher's channel hand-offs
-// (about 1 µs per item with 1,000 goroutines on 2 cores) cost as much as the call itself.
+// logged too, and is near 1x: direct calls pass the admission gate (MaxCallsInFlight), and
+// the Batcher's channel hand-offs (about 1 µs per item with 1,000 goroutines on 2 cores)
+// cost as much as the call itself.
 func TestPerformanceGoals(t *testing.T) {
 	if os.Getenv("MLBRIDGE_GO_PERF") == "" {
 		t.Skip("set MLBRIDGE_GO_PERF=1 to measure (not under -race)")
@@ -129,23 +137,23 @@ func TestPerformanceGoals(t *testing.T) {
 		r := testing.Benchmark(f)
 		return float64(r.T.Nanoseconds()) / float64(r.N)
 	}
-	floor := ns(BenchmarkBareCgoNoop)
-	call := ns(BenchmarkCallNoop)
+	floor, call := math.Inf(1), math.Inf(1)
+	for round := 0; round < 5; round++ {
+		floor = min(floor, ns(BenchmarkBareCgoNoop))
+		call = min(call, ns(BenchmarkCallNoop))
+	}
 	add := ns(BenchmarkCallAdd)
 	direct := ns(BenchmarkDirect1000Goroutines)
 	batched := ns(BenchmarkBatcher1000Goroutines)
 	directScore := ns(BenchmarkDirectScore1000Goroutines)
 	batchedScore := ns(BenchmarkBatcherScore1000Goroutines)
-	t.Logf("bare cgo no-op %.0f ns; Call no-op %.0f ns (%.2fx the floor); Call add(i, 1) %.0f ns (%.2fx)",
-		floor, call, call/floor, add, add/floor)
-	t.Logf("1,000 goroutines, score_all: direct %.0f ns/item, Batcher %.0f ns/item (%.1fx the throughput)",
-		directScore, batchedScore, directScore/batchedScore)
+	t.Logf("Call add(i, 1) %.0f ns (%.2fx the bare cgo call)", add, add/floor)
 	t.Logf("1,000 goroutines, no-op: direct %.0f ns/item, Batcher %.0f ns/item (%.2fx the throughput)",
 		direct, batched, direct/batched)
-	if call > 4*floor {
-		t.Errorf("Call no-op is %.2fx the bare cgo call; the goal is at most 4x", call/floor)
-	}
-	if directScore < 5*batchedScore {
-		t.Errorf("the Batcher gives %.1fx the direct per-item throughput; the goal is at least 5x", directScore/batchedScore)
-	}
+	perfgoal.AtMost(t, "go-call-noop",
+		fmt.Sprintf("Call(\"noop\") from one goroutine %.0f ns, bare cgo call %.0f ns (best of 5 alternating rounds)", call, floor),
+		call/floor, 1.3)
+	perfgoal.AtLeast(t, "go-batcher-throughput",
+		fmt.Sprintf("1,000 goroutines, score_all: direct %.0f ns/item, Batcher %.0f ns/item", directScore, batchedScore),
+		directScore/batchedScore, 5)
 }
