@@ -26,6 +26,7 @@ from typing import Any
 
 from _mlbridge_cffi import ffi, lib
 
+from bridge import handles
 from bridge.errors import describe_exception
 from bridge.runtime import RUNTIME
 
@@ -77,6 +78,7 @@ def _load_from_memory(tag: Any, buffer: Any, size: int) -> None:
 
 def _clear() -> None:
     RUNTIME.clear()
+    handles.close_all()  # metacall_destroy unloads the private handles too
 
 
 # --- What the C shim reads ---------------------------------------------------------------
@@ -93,6 +95,19 @@ describe_exception = describe_exception
 DESCRIPTION_TYPE = "type_name"
 DESCRIPTION_MESSAGE = "message"
 DESCRIPTION_TRACEBACK = "traceback"
+
+
+#: MetaCall's private handles and inspect (``bridge.handles``), read by ``c_shim/src/handle.c``
+#: and ``inspect.c`` on first use: ``handle_load(scope | None, tag, is_file, paths | script)``
+#: -> scope; ``handle_close(scope)``; ``handle_export(scope)`` -> names; ``inspect_json()`` ->
+#: str; ``function_size(Function)`` -> int; ``function_async(Function)`` -> bool. A scope has
+#: ``TABLE`` (name -> Function) as the runtime does: handle functions are called through it.
+handle_load = handles.load
+handle_close = handles.close
+handle_export = handles.export
+inspect_json = handles.inspect_json
+function_size = handles.function_size
+function_async = handles.function_async
 
 
 def await_result(name: str, coroutine: Coroutine[Any, Any, Any]) -> Any:

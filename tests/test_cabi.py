@@ -81,3 +81,18 @@ def test_the_coroutine_helpers_run_a_coroutine_to_its_value(cabi: types.ModuleTy
 
     assert cabi.await_result("seven", seven()) == 7
     assert cabi.submit_coroutine("seven", seven()).result(timeout=10) == 7
+
+
+def test_the_handle_and_inspect_names_are_bridge_handles(cabi: types.ModuleType) -> None:
+    from bridge import handles
+
+    scope = cabi.handle_load(None, b"py", False, b"def f(a, b):\n    return a\n\0")
+    try:
+        assert isinstance(getattr(scope, cabi.TABLE)["f"], Function)  # handle.c reads TABLE
+        assert cabi.handle_export(scope) == ["f"]
+        assert cabi.function_size(getattr(scope, cabi.TABLE)["f"]) == 2
+        assert cabi.function_async(getattr(scope, cabi.TABLE)["f"]) is False
+        assert isinstance(cabi.inspect_json(), str)
+    finally:
+        cabi.handle_close(scope)
+    assert cabi.handle_load is handles.load and cabi.inspect_json is handles.inspect_json

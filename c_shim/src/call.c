@@ -21,6 +21,7 @@ struct mlb_function {
 	struct mlb_function *next;
 	char *name; /* NUL-terminated, and without a NUL inside */
 	size_t length;
+	PyObject *owner;    /* whose table holds the name: NULL for RUNTIME, else a private handle's scope */
 	PyObject *name_obj; /* under the GIL from here on */
 	PyObject *entry;    /* the bridge Function last seen under this name */
 	PyObject *callable; /* entry.callable */
@@ -138,6 +139,12 @@ static int refresh_from(struct mlb_function *f, PyObject *table)
    its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
 static int refresh(struct mlb_function *f)
 {
+	if (f->owner != NULL) { /* a private handle's function (handle.c): its scope's table */
+		PyObject *scope_table = PyObject_GetAttr(f->owner, mlb_py.s_table);
+		int rc = scope_table ? refresh_from(f, scope_table) : -1;
+		Py_XDECREF(scope_table);
+		return rc;
+	}
 	PyObject *table = PyDict_GetItemWithError(mlb_py.runtime_dict, mlb_py.s_table);
 	if (table == NULL) {
 		if (!PyErr_Occurred())
@@ -164,6 +171,7 @@ static int refresh(struct mlb_function *f)
 
 static void discard(struct mlb_function *f)
 {
+	Py_XDECREF(f->owner);
 	Py_XDECREF(f->name_obj);
 	free(f->name);
 	free(f);
@@ -231,6 +239,33 @@ struct mlb_function *mlb_function_lookup(const char *name, size_t length)
 	return raced;
 }
 
+struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size_t length)
+{
+	struct mlb_function *f = new_function(name, length);
+	if (f == NULL)
+		return NULL;
+	Py_INCREF(owner);
+	f->owner = owner;
+	if (refresh(f) != 0) {
+		discard(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct mlb_function *mlb_function_check(void *func)
+{
+	return as_function(func);
+}
+
+PyObject *mlb_function_entry(struct mlb_function *f)
+{
+	if (refresh(f) != 0)
+		return NULL;
+	Py_INCREF(f->entry);
+	return f->entry;
+}
+
 int mlb_args_init(struct mlb_args *a, size_t n)
 {
 	a->count = 0;
@@ -274,7 +309,7 @@ PyObject *mlb_invoke(struct mlb_function *f, const struct mlb_args *args, int aw
 	return result;
 }
 
-static void record_pyerr(void)
+void mlb_record_pyerr(void)
 {
 	void *throwable = mlb_throwable_from_pyerr();
 	struct metacall_exception_type ex;
@@ -293,7 +328,7 @@ static struct mlb_function *handle_of(const char *name)
 		int taken = mlb_gil_take();
 		f = mlb_function_lookup(name, length);
 		if (f == NULL)
-			record_pyerr();
+			mlb_record_pyerr();
 		mlb_gil_give(taken);
 	}
 	return f;

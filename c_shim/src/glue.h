@@ -98,6 +98,22 @@ struct mlb_args {
 int mlb_args_init(struct mlb_args *a, size_t n);
 /* Releases the arguments filled so far and the room. */
 void mlb_args_clear(struct mlb_args *a);
+/* Private handles (handle.c) use these. Under the GIL: a function handle that reads name from
+   owner's table (a bridge.handles.PrivateScope) instead of the global one; not cached by name
+   and never freed (the caller keeps it); NULL with a Python exception set. */
+struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size_t length);
+/* func as a function handle of ours, or NULL. */
+struct mlb_function *mlb_function_check(void *func);
+/* Under the GIL: the bridge Function now behind f (a new reference), or NULL with an exception
+   set (LookupError when its name is no longer loaded). */
+PyObject *mlb_function_entry(struct mlb_function *f);
+/* Records the pending Python exception (cleared) as this thread's last error. */
+void mlb_record_pyerr(void);
+/* A load into a private handle (handle.c), with the call entered: paths[0..count) when paths
+   is not NULL, else the script buffer[0..size) (size counts the NUL). *handle NULL: a new
+   handle, stored there on success; else the handle to load into. 1 on success, 0 with the
+   error recorded. */
+int mlb_handle_load(const char *tag, const char *paths[], size_t count, const char *buffer, size_t size, void **handle);
 
 /* The core call routine of every entry (metacallfv_s, the tape call, the await path), under
    the GIL: calls f with the arguments and counts the call (and its failure) in the

@@ -156,8 +156,6 @@ static void record(const char *label, const char *message)
 
 int metacall_load_from_file(const char *tag, const char *paths[], size_t size, void **handle)
 {
-	if (handle != NULL)
-		*handle = NULL;
 	if (tag == NULL || paths == NULL || size == 0) {
 		record("mlbridge.InvalidArgument", "metacall_load_from_file: tag and at least one path are required");
 		return 1;
@@ -172,15 +170,14 @@ int metacall_load_from_file(const char *tag, const char *paths[], size_t size, v
 		record("mlbridge.NotInitialized", "metacall_load_from_file: metacall is not initialized");
 		return 1;
 	}
-	int ok = mlbridge_py_load_from_file(tag, paths, size);
+	/* A handle: a private scope (handle.c); NULL: the global table. */
+	int ok = handle ? mlb_handle_load(tag, paths, size, NULL, 0, handle) : mlbridge_py_load_from_file(tag, paths, size);
 	mlb_leave_call();
 	return ok ? 0 : 1;
 }
 
 int metacall_load_from_memory(const char *tag, const char *buffer, size_t size, void **handle)
 {
-	if (handle != NULL)
-		*handle = NULL;
 	if (tag == NULL || buffer == NULL || size == 0) {
 		record("mlbridge.InvalidArgument", "metacall_load_from_memory: tag and a non-empty buffer are required");
 		return 1;
@@ -189,7 +186,7 @@ int metacall_load_from_memory(const char *tag, const char *buffer, size_t size, 
 		record("mlbridge.NotInitialized", "metacall_load_from_memory: metacall is not initialized");
 		return 1;
 	}
-	int ok = mlbridge_py_load_from_memory(tag, buffer, size);
+	int ok = handle ? mlb_handle_load(tag, NULL, 0, buffer, size, handle) : mlbridge_py_load_from_memory(tag, buffer, size);
 	mlb_leave_call();
 	return ok ? 0 : 1;
 }

@@ -157,6 +157,16 @@ void *mlb_future_new(void)
 	return value_new(METACALL_FUTURE, 0);
 }
 
+void *metacall_value_create_function(void *f)
+{
+	struct mlb_value *v = value_new(METACALL_FUNCTION, sizeof(void *));
+	if (v != NULL) {
+		memcpy(v->data, &f, sizeof(void *));
+		v->size = sizeof(void *);
+	}
+	return v;
+}
+
 void *mlb_throwable_new(const char *label, const char *message, const char *stacktrace)
 {
 	const char *parts[3] = { label ? label : "", message ? message : "", stacktrace ? stacktrace : "" };
@@ -279,6 +289,15 @@ void **metacall_value_to_map(void *v)
 {
 	struct mlb_value *value = typed(v, METACALL_MAP);
 	return value ? (void **)value->data : NULL;
+}
+
+void *metacall_value_to_function(void *v)
+{
+	struct mlb_value *value = typed(v, METACALL_FUNCTION);
+	void *f = NULL;
+	if (value != NULL)
+		memcpy(&f, value->data, sizeof(void *));
+	return f;
 }
 
 void *metacall_value_to_throwable(void *v)

@@ -17,9 +17,7 @@ int main(void)
 	CHECK(metacall_error_last(&ex) == 0 && strstr(ex.message, "LOADER_SCRIPT_PATH") != NULL);
 
 	const char *paths[1] = { "echo_script.py" };
-	void *handle = (void *)1;
-	REQUIRE(metacall_load_from_file("py", paths, 1, &handle) == 0);
-	CHECK(handle == NULL);
+	REQUIRE(metacall_load_from_file("py", paths, 1, NULL) == 0);
 	void *args[1] = { metacall_value_create_string("found", 5) };
 	void *r = metacallv_s("echo", args, 1);
 	CHECK(strcmp(metacall_value_to_string(r), "found") == 0);
@@ -32,6 +30,12 @@ int main(void)
 
 	/* loading it again would register the same names: refused, the first load stays */
 	CHECK(metacall_load_from_file("py", paths, 1, NULL) != 0);
+	/* into a private handle it loads again (its names are its own), found the same way */
+	void *handle = NULL;
+	CHECK(metacall_load_from_file("py", paths, 1, &handle) == 0 && handle != NULL);
+	r = metacallhv_s(handle, "where", NULL, 0);
+	CHECK(metacall_value_id(r) == METACALL_STRING && strstr(metacall_value_to_string(r), scripts) != NULL);
+	metacall_value_destroy(r);
 	metacall_destroy();
 	return check_done("script_path");
 }

@@ -70,6 +70,9 @@ METACALL_API void *metacall_value_create_array(const void *values[], size_t size
 METACALL_API void *metacall_value_create_map(const void *tuples[], size_t size);
 METACALL_API void *metacall_value_create_null(void);
 
+/* A FUNCTION value holding f (a function handle of metacall_function and the others). */
+METACALL_API void *metacall_value_create_function(void *f);
+
 /* Bytes of the payload (a STRING counts its NUL), 0 for an invalid value. */
 METACALL_API size_t metacall_value_size(void *v);
 /* Elements of an ARRAY or MAP, 0 otherwise. */
@@ -89,6 +92,8 @@ METACALL_API void *metacall_value_to_buffer(void *v);
 METACALL_API void **metacall_value_to_array(void *v);
 /* An array of metacall_value_count(v) 2-element ARRAY values [key, value]. */
 METACALL_API void **metacall_value_to_map(void *v);
+/* The function handle a FUNCTION value holds, NULL for another value. */
+METACALL_API void *metacall_value_to_function(void *v);
 
 /* Destroys v and, for containers, its children. NULL and foreign pointers are ignored. */
 METACALL_API void metacall_value_destroy(void *v);
