@@ -3,6 +3,7 @@
    metacall_clear), metacall_inspect with the allocator API, metacall_null_args,
    metacall_function_size / _async, metacall_log_null, metacall_print_info,
    metacall_version_str. Only <metacall/metacall.h> and the C library are used. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,38 @@ static void private_handles(void **a_out, void **b_out)
 	CHECK(metacall_load_from_memory("py", more, sizeof(more), &not_handle) != 0);
 }
 
+/* Handles from many threads at once: each call answers from its own handle. */
+struct handle_caller {
+	void *a, *b;
+	int wrong;
+};
+
+static void *call_both(void *arg)
+{
+	struct handle_caller *c = arg;
+	for (long i = 0; i < 200; ++i) {
+		c->wrong += multiply(c->a, i, 3) != i * 3;
+		c->wrong += multiply(c->b, i, 3) != i * 30;
+		c->wrong += metacall_handle_function(c->a, "which") == NULL;
+	}
+	return NULL;
+}
+
+static void threads(void *a, void *b)
+{
+	enum { THREADS = 8 };
+	pthread_t ids[THREADS];
+	struct handle_caller callers[THREADS];
+	for (int i = 0; i < THREADS; ++i) {
+		callers[i] = (struct handle_caller){ a, b, 0 };
+		REQUIRE(pthread_create(&ids[i], NULL, call_both, &callers[i]) == 0);
+	}
+	for (int i = 0; i < THREADS; ++i) {
+		pthread_join(ids[i], NULL);
+		CHECK(callers[i].wrong == 0);
+	}
+}
+
 static void export_of(void *a)
 {
 	void *v = metacall_handle_export(a);
@@ -284,6 +317,7 @@ int main(void)
 	void *a = NULL, *b = NULL;
 	private_handles(&a, &b);
 	calls_by_signature();
+	threads(a, b);
 	export_of(a);
 	struct metacall_allocator_std_type std_ctx = { &malloc, &realloc, &free };
 	void *allocator = metacall_allocator_create(METACALL_ALLOCATOR_STD, (void *)&std_ctx);
