@@ -9,7 +9,10 @@ test's own (``bridge.RUNTIME`` is swapped for it while the module runs).
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +111,50 @@ def test_the_table_covers_every_category_on_every_host() -> None:
     # A restriction is the exception: most of the table is one answer on three hosts.
     restricted = [c for c in TABLE.cases if len(c.hosts) < 3]
     assert len(restricted) * 5 < len(TABLE.cases)
+
+
+# -- a rename on the C seam fails the C host, cleanly ------------------------------------------
+
+C_RUNNER = Path(__file__).resolve().parent.parent / "build" / "cmake" / "c_conformance_runner"
+
+# Written as sitecustomize.py on PYTHONPATH: once bridge._cabi is imported inside the C host,
+# CHANGE is applied to it, as if a name had been renamed in bridge/ and not in _cabi.py.
+RENAMER = """
+import importlib.abc, importlib.util, sys
+
+class Renamer(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "bridge._cabi":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            {change}
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Renamer())
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ('module.TABLE = "functions"', "no function table"),
+        ("del module.submit_coroutine", "submit_coroutine"),
+        ("del module.describe_exception", "describe_exception"),
+    ],
+    ids=["a-name-it-reads", "an-object-it-imports", "the-exception-describer"],
+)
+def test_a_rename_on_the_c_seam_fails_the_c_host_with_a_reason(
+    change: str, reason: str, tmp_path: Path
+) -> None:
+    if not C_RUNNER.exists():
+        pytest.skip(f"{C_RUNNER} is not built (make shim)")
+    (tmp_path / "sitecustomize.py").write_text(RENAMER.format(change=change))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([str(C_RUNNER)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])  # not a crash
+    assert reason in done.stderr, done.stderr[-2000:]

@@ -443,7 +443,10 @@ static char *utf8_attribute(PyObject *info, PyObject *name)
 void mlb_describe(PyObject *exc, struct mlb_description *d)
 {
 	d->label = d->message = d->traceback = NULL;
-	PyObject *info = PyObject_CallOneArg(mlb_py.describe, exc);
+	/* While metacall_initialize imports the seam (bridge._cabi), a name it lacks is reported
+	   through here before the describer and its attribute names are all loaded. */
+	int seam = mlb_py.describe && mlb_py.s_type_name && mlb_py.s_message && mlb_py.s_traceback;
+	PyObject *info = seam ? PyObject_CallOneArg(mlb_py.describe, exc) : NULL;
 	if (info != NULL) {
 		d->label = utf8_attribute(info, mlb_py.s_type_name);
 		d->message = utf8_attribute(info, mlb_py.s_message);
@@ -453,6 +456,13 @@ void mlb_describe(PyObject *exc, struct mlb_description *d)
 	PyErr_Clear();
 	if (d->label == NULL)
 		d->label = strdup(Py_TYPE(exc)->tp_name);
+	if (d->message == NULL) {
+		PyObject *text = PyObject_Str(exc);
+		const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+		d->message = utf8 ? strdup(utf8) : NULL;
+		Py_XDECREF(text);
+		PyErr_Clear();
+	}
 }
 
 void mlb_description_free(struct mlb_description *d)

@@ -340,13 +340,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [THREADS (1-64)]\n", argv[0]);
 		return 2;
 	}
+	struct metacall_exception_type ex;
 	if (metacall_initialize() != 0) {
-		fprintf(stderr, "metacall_initialize failed\n");
+		int known = metacall_error_last(&ex) == 0;
+		fprintf(stderr, "metacall_initialize failed: %s: %s\n", known ? ex.label : "?", known ? ex.message : "?");
 		return 1;
 	}
 	const char *paths[] = { conf_script };
 	if (metacall_load_from_file("py", paths, 1, NULL) != 0) {
-		struct metacall_exception_type ex;
 		metacall_error_last(&ex);
 		fprintf(stderr, "loading %s failed: %s: %s\n", conf_script, ex.label, ex.message);
 		return 1;
