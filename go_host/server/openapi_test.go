@@ -104,6 +104,27 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		t.Fatalf("only %d operations in the document", operations)
 	}
 
+	// The document's limits are the server's.
+	var limits struct {
+		Components struct {
+			Schemas struct {
+				EvalRequest struct {
+					Properties struct {
+						BatchSize struct {
+							Maximum int `json:"maximum"`
+						} `json:"batch_size"`
+					} `json:"properties"`
+				} `json:"EvalRequest"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(file, &limits); err != nil {
+		t.Fatal(err)
+	}
+	if got := limits.Components.Schemas.EvalRequest.Properties.BatchSize.Maximum; got != MaxBatchRows {
+		t.Errorf("batch_size maximum %d in the document, %d in the server", got, MaxBatchRows)
+	}
+
 	// A path outside the document is a JSON 404.
 	errorText(t, s.send(t, http.MethodGet, "/v1/api/nothing-here", ""), http.StatusNotFound)
 }
