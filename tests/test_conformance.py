@@ -113,6 +113,18 @@ def test_the_table_covers_every_category_on_every_host() -> None:
     assert len(restricted) * 5 < len(TABLE.cases)
 
 
+def test_every_function_of_the_script_is_called_and_every_call_is_answered(
+    conformance_runtime: Runtime,
+) -> None:
+    loaded = set(conformance_runtime.names())
+    called = {c.function for c in TABLE.cases}
+    assert loaded - called == set(), "functions no case calls"
+    for case in TABLE.cases:
+        kinds = {e.error.kind for h in case.hosts if (e := case.expected(h)).error}
+        if case.function not in loaded:
+            assert kinds <= {"not_found", "argument"} and kinds, case.id
+
+
 # -- a rename on the C seam fails the C host, cleanly ------------------------------------------
 
 C_RUNNER = Path(__file__).resolve().parent.parent / "build" / "cmake" / "c_conformance_runner"

@@ -177,6 +177,10 @@ func taggedArg(name string, data interface{}) (interface{}, error) {
 		}
 		return int32(i), err
 	case "float32":
+		if text != "" {
+			f, err := specialFloat(text)
+			return float32(f), err
+		}
 		f, err := strconv.ParseFloat(string(number), 32)
 		return float32(f), err
 	case "float":

@@ -36,6 +36,15 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def with_default(a: int, b: int = 10) -> int:
+    return a + b
+
+
+def count_arguments(*args: Any) -> list[str]:
+    """The type of each argument: any number of them, past the few a call keeps on its stack."""
+    return [type(arg).__name__ for arg in args]
+
+
 def no_arguments() -> str:
     return "ok"
 

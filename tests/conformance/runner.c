@@ -307,7 +307,7 @@ static void *run_pass(void *arg)
 	struct pass *p = arg;
 	for (size_t i = 0; i < conf_case_count; ++i) {
 		const struct conf_case *c = &conf_cases[i];
-		void *args[16] = { NULL };
+		void *args[32] = { NULL };
 		if (c->argc > sizeof(args) / sizeof(args[0])) {
 			fail(p, c, "setup", "more arguments than the runner has room for");
 			continue;

@@ -165,10 +165,12 @@ def value(raw: Any, where: str = "value") -> Value:
 def _tagged(tag: str, data: Any, where: str) -> Value:
     if tag in ("int8", "int16", "int32") and isinstance(data, int) and not isinstance(data, bool):
         return Value(tag, _ranged(tag, data, where))
+    if tag == "float32" and isinstance(data, str) and data in _SPECIAL_FLOATS:
+        return Value(tag, _SPECIAL_FLOATS[data])
     if tag == "float32" and isinstance(data, (int, float)) and not isinstance(data, bool):
         rounded: float = struct.unpack("f", struct.pack("f", data))[0]
         return Value(tag, rounded)
-    if tag == "float" and data in _SPECIAL_FLOATS:
+    if tag == "float" and isinstance(data, str) and data in _SPECIAL_FLOATS:
         return Value("float", _SPECIAL_FLOATS[data])
     if tag in ("bytes", "bytearray", "utf8") and isinstance(data, str):
         try:
