@@ -61,9 +61,14 @@ class PrivateScope(Runtime):
         self, tag: str, source: str, found: dict[str, Function], generation: int
     ) -> Handle:
         handle = super()._register(tag, source, found, generation)
+        functions = {name: f.callable for name, f in found.items()}
         with self._state_lock:
-            self._loads.append((tag, {name: f.callable for name, f in found.items()}))
-        return handle
+            if not self.closed:
+                self._loads.append((tag, functions))
+                return handle
+        # Closed between the registration and here: clear() did not see this load.
+        self._owner._loader(tag).discard(functions)
+        raise LoadError(f"{source}: the handle was cleared while this load ran")
 
     def clear(self) -> None:
         """Close the scope: its functions are gone, and the loaders release what its loads
