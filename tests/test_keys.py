@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,20 @@ def test_values_no_key_can_hold_are_input_errors(row: dict[str, object], message
     assert keys.prepare({"code": 2**63 - 1, "w": 1e300, "p": 1e300, "a": -(2**63)})[1] == (
         f"0/{1e300:.10f}/{1e300:.2f}/-9223372036854775808/"
     )
+
+
+def test_rounding_to_precision_is_stable() -> None:
+    """Found by fuzz/keys_target.py: -41255400998277.516 at precision 2 rounded to ….52, and
+    ….52 again to ….53, so a client sending the rounded value (bridge.client does) had
+    another key than the raw row. Rounding is now its own fixed point at every magnitude."""
+    keys = KeyBuilder([FieldSpec("p", "float", True, True, precision=2)], ["p"])
+    values, key = keys.prepare({"p": -41255400998277.516})
+    assert keys.prepare(values) == (values, key)
+    rng = random.Random(14)
+    for _ in range(20_000):
+        value = rng.uniform(-1, 1) * 10.0 ** rng.randint(-3, 20)
+        precision = rng.randint(0, 12)
+        once = round_half_away(value, precision)
+        assert round_half_away(once, precision) == once, (value, precision)
+    assert round_half_away(1.005, 2) == 1.0  # 1.005 is 1.00499999…: as Go's math.Round
+    assert round_half_away(2.675e10, 1) == 2.675e10

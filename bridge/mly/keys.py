@@ -89,8 +89,11 @@ def needs_vocabulary(spec: FieldSpec, key_fields: Sequence[str]) -> bool:
     return keyed and not spec.wildcard and spec.precision == 0
 
 
-_INTEGRAL = 2.0**52
-"""Every float at least this large is a whole number."""
+_EXACT = 2.0**51
+"""Below this, ``v·10^p`` keeps at least two bits of fraction, so a value rounded once rounds to
+itself again. At or past it (``|v| ≥ 2**51 / 10**p``, e.g. 2.2e13 at ``Precision: 2``) the
+value is left as it is: rounding it would not be stable (the key of the rounded value would
+differ from the key of the raw one), where mly rounds it anyway."""
 
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 """The ints a key field takes: what fits a model's int64 or uint64 input. Beyond them ``str()``
@@ -99,10 +102,10 @@ refuses (more than 4,300 digits) or a float conversion overflows."""
 
 def round_half_away(value: float, precision: int) -> float:
     """Go's ``math.Round(v·10^p)/10^p``, which mly uses (Python's ``round`` is half-even)."""
-    if abs(value) >= _INTEGRAL:  # no decimals to round, and v·10^p could overflow to inf
-        return value
     scale = 10.0**precision
     scaled = value * scale
+    if not abs(scaled) < _EXACT:  # no decimals worth rounding (or v·10^p overflowed to inf)
+        return value
     rounded = math.floor(abs(scaled) + 0.5)
     return math.copysign(rounded, scaled) / scale
 
