@@ -1,6 +1,7 @@
 /*
  * inspect.c: MetaCall's introspection and the small API around calls: metacall_inspect,
- * metacall_function_size / _async, metacallv (arguments counted by the function's signature),
+ * metacall_function_size / _async, metacallv / metacallfv / metacallhv (arguments counted by
+ * the function's signature),
  * metacall_null_args, metacall_log_null, metacall_version_str, metacall_print_info.
  */
 #include <stdlib.h>
@@ -78,14 +79,24 @@ int metacall_function_async(void *func)
 	return is_async < 0 ? -1 : is_async != 0;
 }
 
+void *metacallfv(void *func, void *args[])
+{
+	/* An unknown handle counts 0 arguments; metacallfv_s then answers why it is refused. */
+	return metacallfv_s(func, args, metacall_function_size(func));
+}
+
 void *metacallv(const char *name, void *args[])
 {
 	if (name == NULL)
 		return mlb_throwable_new("mlbridge.InvalidArgument", "metacallv: the name is NULL", "");
 	void *f = metacall_function(name);
-	if (f == NULL)
-		return mlb_last_error_throwable();
-	return metacallfv_s(f, args, metacall_function_size(f));
+	return f ? metacallfv(f, args) : mlb_last_error_throwable();
+}
+
+void *metacallhv(void *handle, const char *name, void *args[])
+{
+	void *f = metacall_handle_function(handle, name);
+	return f ? metacallfv(f, args) : mlb_last_error_throwable();
 }
 
 /* Under the GIL, with the call entered: inspect's text as UTF-8 bytes (a new reference), or

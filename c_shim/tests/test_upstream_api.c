@@ -1,8 +1,8 @@
 /* MetaCall's C API beyond the Go port's subset, used as upstream documents it: metacallv,
-   loads into private handles (metacallhv_s, metacall_handle_function, metacall_handle_export,
-   metacall_clear), metacall_inspect with the allocator API, metacall_null_args,
-   metacall_function_size / _async, metacall_log_null, metacall_print_info,
-   metacall_version_str. Only <metacall/metacall.h> and the C library are used. */
+   metacallfv, metacallhv, loads into private handles (metacallhv_s, metacall_handle_function,
+   metacall_handle_export, metacall_clear), metacall_inspect with the allocator API,
+   metacall_null_args, metacall_function_size / _async, metacall_log_null,
+   metacall_print_info, metacall_version_str. Only <metacall/metacall.h> and libc are used. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +93,16 @@ static void calls_by_signature(void)
 	metacall_value_destroy(args[1]);
 
 	char text[64];
+	args[0] = metacall_value_create_long(1);
+	args[1] = metacall_value_create_long(2);
+	r = metacallfv(add, args);
+	CHECK(metacall_value_to_long(r) == 3);
+	metacall_value_destroy(r);
+	metacall_value_destroy(args[0]);
+	metacall_value_destroy(args[1]);
+	r = metacallfv(NULL, metacall_null_args);
+	CHECK(is_error(r, "InvalidArgument", "not a function handle"));
+	metacall_value_destroy(r);
 	CHECK(strcmp(string_of(metacallv("noargs", metacall_null_args), text, sizeof(text)), "none") == 0);
 	CHECK(strcmp(string_of(metacallv_s("noargs", metacall_null_args, 0), text, sizeof(text)), "none") == 0);
 	r = metacallv("missing", metacall_null_args);
@@ -133,6 +143,7 @@ static void private_handles(void **a_out, void **b_out)
 	CHECK(strcmp(string_of(metacallv_s("which", metacall_null_args, 0), text, sizeof(text)), "global") == 0);
 	CHECK(multiply(a, 6, 7) == 42);
 	CHECK(multiply(b, 6, 7) == 420);
+	CHECK(strcmp(string_of(metacallhv(b, "which", metacall_null_args), text, sizeof(text)), "b") == 0);
 
 	/* Private functions are not global. */
 	CHECK(metacall_function("multiply") == NULL);

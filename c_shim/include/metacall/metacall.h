@@ -61,8 +61,12 @@ METACALL_API void *metacallfv_s(void *func, void *args[], size_t size);
 METACALL_API void *metacallv_s(const char *name, void *args[], size_t size);
 /* metacallv_s with as many arguments as the function has parameters (metacall_function_size). */
 METACALL_API void *metacallv(const char *name, void *args[]);
+/* metacallfv_s with as many arguments as the function has parameters. */
+METACALL_API void *metacallfv(void *func, void *args[]);
 /* metacallv_s on a function of a private handle. */
 METACALL_API void *metacallhv_s(void *handle, const char *name, void *args[], size_t size);
+/* metacallhv_s with as many arguments as the function has parameters. */
+METACALL_API void *metacallhv(void *handle, const char *name, void *args[]);
 /* A function of a private handle for metacallfv_s and the others, or NULL (not a live handle,
    or no such function in it; the reason in metacall_error_last). Valid for the life of the
    process: once the handle is cleared, calls through it fail with a LookupError. */
