@@ -35,12 +35,13 @@ type expectation struct {
 }
 
 type tableCase struct {
-	ID    string            `json:"id"`
-	Call  string            `json:"call"`
-	Args  []json.RawMessage `json:"args"`
-	Async bool              `json:"async"`
-	Hosts []string          `json:"hosts"`
-	Why   string            `json:"why"`
+	ID     string            `json:"id"`
+	Call   string            `json:"call"`
+	Args   []json.RawMessage `json:"args"`
+	Async  bool              `json:"async"`
+	Hosts  []string          `json:"hosts"`
+	Why    string            `json:"why"`
+	Counts []int64           `json:"counts"`
 	expectation
 	Python *expectation `json:"python"` // read only to refuse unknown keys
 	C      *expectation `json:"c"`
@@ -78,6 +79,40 @@ func (c *tableCase) forGo() bool {
 		}
 	}
 	return false
+}
+
+// counts is what one Call adds to the function's [calls, errors] counters, the same on every
+// host (each host's call is counted once): the table's "counts", or what its expectation
+// implies (tests/conformance/README.md); nil when there is no function to count.
+func (c *tableCase) counts() []int64 {
+	switch {
+	case c.Counts != nil:
+		return c.Counts
+	case strings.IndexByte(c.Call, 0) >= 0:
+		return nil
+	case c.Error == nil:
+		return []int64{1, 0}
+	case c.Error.Kind == "exception":
+		return []int64{1, 1}
+	case c.Error.Kind == "argument":
+		return []int64{0, 0}
+	}
+	return nil
+}
+
+// countsOf reads the function's [calls, errors] through the script's counts_of.
+func countsOf(name string) ([]int64, error) {
+	got, err := metacall.Call("counts_of", name)
+	if err != nil {
+		return nil, err
+	}
+	pair, ok := got.([]interface{})
+	if !ok || len(pair) != 2 {
+		return nil, fmt.Errorf("counts_of(%q) = %#v", name, got)
+	}
+	calls, _ := pair[0].(int64)
+	errs, _ := pair[1].(int64)
+	return []int64{calls, errs}, nil
 }
 
 func (c *tableCase) expected() expectation {
@@ -486,8 +521,30 @@ func TestTable(t *testing.T) {
 	cases := goCases(t)
 	for _, c := range cases {
 		t.Run(c.ID, func(t *testing.T) {
+			want := c.counts()
+			var before []int64
+			if want != nil {
+				var err error
+				if before, err = countsOf(c.Call); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for _, d := range run(c) {
 				t.Error(d)
+			}
+			if want == nil {
+				return
+			}
+			after, err := countsOf(c.Call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls, errs := after[0]-before[0], after[1]-before[1]
+			if c.Async { // Await made a second call
+				calls, errs = calls-want[0], errs-want[1]
+			}
+			if calls != want[0] || errs != want[1] {
+				t.Errorf("counted [%d, %d], want %v", calls, errs, want)
 			}
 		})
 	}

@@ -54,6 +54,8 @@ struct conf_case {
 	size_t ncontains;
 	const char *traceback; /* in the stack trace, or NULL */
 	int position;
+	int counted; /* calls and errors: what one metacallv_s adds to the function's counters */
+	long long calls, errors;
 };
 
 struct conf_skipped {

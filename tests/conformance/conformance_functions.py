@@ -82,6 +82,11 @@ def call_other(name: str, *args: Any) -> Any:
     return bridge.call(name, *args)
 
 
+def counts_of(name: str) -> list[int]:
+    """``[calls, errors]`` of a function: the runners check that each host counts a call once."""
+    return list(bridge.RUNTIME.function(name).counts)
+
+
 def make_tuple() -> tuple[int, str]:
     return (1, "two")
 

@@ -127,6 +127,8 @@ class Writer:
             f".argc = {len(case.args)}",
             f".is_async = {int(case.is_async)}",
         ]
+        if case.counts is not None:
+            fields += [".counted = 1", f".calls = {case.counts[0]}", f".errors = {case.counts[1]}"]
         expect = case.expected("c")
         if expect.error is not None:
             fields += self.error(expect.error)

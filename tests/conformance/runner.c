@@ -289,9 +289,29 @@ static int run_awaited(const struct conf_case *c, void *args[], char *reason)
 	return ok;
 }
 
+/* --- the function's counters ------------------------------------------------------------- */
+
+/* [calls, errors] of the function name (through the script's counts_of); 0 on success. */
+static int counts_of(const char *name, long long counts[2])
+{
+	void *arg = metacall_value_create_string(name, strlen(name));
+	void *r = metacallv_s("counts_of", &arg, 1);
+	metacall_value_destroy(arg);
+	int rc = 1;
+	if (metacall_value_id(r) == METACALL_ARRAY && metacall_value_count(r) == 2) {
+		void **items = metacall_value_to_array(r);
+		counts[0] = metacall_value_to_long(items[0]);
+		counts[1] = metacall_value_to_long(items[1]);
+		rc = 0;
+	}
+	metacall_value_destroy(r);
+	return rc;
+}
+
 /* One pass over the table: the number of failed checks (each reported). */
 struct pass {
 	int thread;
+	int count; /* also check the function's counters (a pass alone) */
 	size_t checks;
 	int failures;
 };
@@ -315,11 +335,24 @@ static void *run_pass(void *arg)
 		for (size_t j = 0; j < c->argc; ++j)
 			args[j] = build(&c->args[j]);
 		char reason[REASON_SIZE] = "";
+		/* Counters move under other threads' calls too: only a pass of its own checks them. */
+		long long before[2], after[2];
+		int count = p->count && c->counted;
+		if (count && counts_of(c->function, before) != 0) {
+			fail(p, c, "counts_of", "cannot read the counters");
+			count = 0;
+		}
 		void *v = call_by_name(c, args);
 		++p->checks;
 		if (!check(c, v, reason))
 			fail(p, c, "metacallv_s", reason);
 		metacall_value_destroy(v);
+		if (count && counts_of(c->function, after) == 0 &&
+		    (after[0] - before[0] != c->calls || after[1] - before[1] != c->errors)) {
+			snprintf(reason, REASON_SIZE, "counted [%lld, %lld], not [%lld, %lld]", after[0] - before[0],
+				 after[1] - before[1], c->calls, c->errors);
+			fail(p, c, "counters", reason);
+		}
 		if (c->is_async) {
 			++p->checks;
 			if (!run_awaited(c, args, reason))
@@ -355,7 +388,7 @@ int main(int argc, char **argv)
 	struct pass passes[64];
 	pthread_t ids[64];
 	for (int t = 0; t < threads; ++t) {
-		passes[t] = (struct pass){ .thread = t };
+		passes[t] = (struct pass){ .thread = t, .count = threads == 1 };
 		if (threads == 1)
 			run_pass(&passes[t]);
 		else if (pthread_create(&ids[t], NULL, run_pass, &passes[t]) != 0)

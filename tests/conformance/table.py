@@ -117,6 +117,10 @@ class Case:
     hosts: tuple[str, ...] = HOSTS
     why: str = ""
     overrides: Mapping[str, Expect] = field(default_factory=dict)
+    counts: tuple[int, int] | None = None
+    """How much one synchronous call adds to the function's ``[calls, errors]`` counters, the
+    same on every host (contract 4: each host's call is counted once); None: not counted
+    (no such function)."""
 
     def expected(self, host: str) -> Expect:
         return self.overrides.get(host, self.expect)
@@ -227,7 +231,28 @@ def _expect(raw: Mapping[str, Any], where: str) -> Expect:
     return Expect(error=ErrorSpec(**spec))
 
 
-_CASE_KEYS = {"id", "call", "args", "result", "error", "async", "hosts", "why", *HOSTS}
+_CASE_KEYS = {"id", "call", "args", "result", "error", "async", "hosts", "why", "counts", *HOSTS}
+
+
+def _counts(raw: Mapping[str, Any], expect: Expect, where: str) -> tuple[int, int] | None:
+    """The case's ``counts``, or what its expectation implies: a result is one call, an
+    exception one call and one error, an argument refused no call, an unknown name nothing
+    to count. Give ``counts`` where the failure is not the function's own (a result that
+    does not convert fails after a successful call)."""
+    if "counts" in raw:
+        counts = raw["counts"]
+        if not (
+            isinstance(counts, list)
+            and len(counts) == 2
+            and all(isinstance(n, int) and n >= 0 for n in counts)
+        ):
+            raise TableError(f"{where}: 'counts' is [calls, errors]")
+        return (counts[0], counts[1])
+    if "\0" in raw["call"]:
+        return None  # not a name any function can have
+    if expect.error is None:
+        return (1, 0)
+    return {"exception": (1, 1), "argument": (0, 0)}.get(expect.error.kind)
 
 
 def _case(raw: Mapping[str, Any]) -> Case:
@@ -246,15 +271,17 @@ def _case(raw: Mapping[str, Any]) -> Case:
     if not isinstance(args, list):
         raise TableError(f"{where}: 'args' is a list")
     overrides = {h: _expect(raw[h], f"{where}.{h}") for h in HOSTS if h in raw}
+    expect = _expect(raw, where)
     case = Case(
         id=raw["id"],
         function=raw["call"],
         args=tuple(value(a, f"{where}.args[{i}]") for i, a in enumerate(args)),
-        expect=_expect(raw, where),
+        expect=expect,
         is_async=bool(raw.get("async", False)),
         hosts=hosts,
         why=raw.get("why", ""),
         overrides=overrides,
+        counts=_counts(raw, expect, where),
     )
     _check_kinds(case, where)
     return case
