@@ -191,6 +191,11 @@ $(VENV)/.fuzz-installed: $(VENV)/.installed
 # go_host/metacall/testdata/fuzz/FuzzCallRoundTrip/, which plain `go test` (make test) replays.
 fuzz-go: shim
 	cd go_host && go test -run '^$$' -fuzz '^FuzzCallRoundTrip$$' -fuzztime $(FUZZ_SECONDS)s -fuzzminimizetime 5s -parallel 1 ./metacall/
+	@# The HTTP request decoder (go_host/server/fuzz_test.go; corpus in server/testdata/fuzz/),
+	@# no runtime: without MLBRIDGE_MLY_MODELS the package's TestMain loads no models.
+	cd go_host && for t in FuzzDecodeBody FuzzDecodeQuery; do \
+	  env -u MLBRIDGE_MLY_MODELS go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZ_SECONDS)s -parallel 1 ./server/ || exit 1; \
+	done
 
 # --- Code quality -------------------------------------------------------------------------
 lint: venv
