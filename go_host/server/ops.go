@@ -113,16 +113,35 @@ func NewOpsWith(srv *Server, settings OpsSettings) (*Ops, error) {
 	o.handle("/v1/api/config/", http.HandlerFunc(o.serveConfig))
 	o.handle("/v1/api/openapi.json", http.HandlerFunc(serveOpenAPI))
 	o.metrics.mount(o.handle)
-	if settings.EnableCPUProf || settings.EnableMemProf {
-		o.handle("/v1/api/debug/pprof/", http.HandlerFunc(pprof.Index))
-		o.handle("/v1/api/debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
-		o.handle("/v1/api/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
-		o.handle("/v1/api/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
-		o.handle("/v1/api/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
-	}
+	o.mountProfiles(settings)
 	// Refusals are counted (by status) but reach nothing behind the access check.
 	srv.HTTPServer().Handler = o.metrics.wrap(acc.wrap(srv.Handler()))
 	return o, nil
+}
+
+// mountProfiles mounts Go's profiles under /v1/api/debug/: the CPU ones (profile, trace)
+// with EnableCPUProf, the memory ones (heap, allocs, and mly's /v1/api/debug/memprof) with
+// EnableMemProf; the index, goroutine, block, mutex, threadcreate, cmdline and symbol with either.
+func (o *Ops) mountProfiles(s OpsSettings) {
+	if !s.EnableCPUProf && !s.EnableMemProf {
+		return
+	}
+	const prefix = "/v1/api/debug/pprof/"
+	o.handle(prefix+"{$}", http.HandlerFunc(pprof.Index)) // its links are relative: name?debug=1
+	o.handle(prefix+"cmdline", http.HandlerFunc(pprof.Cmdline))
+	o.handle(prefix+"symbol", http.HandlerFunc(pprof.Symbol))
+	for _, name := range []string{"goroutine", "block", "mutex", "threadcreate"} {
+		o.handle(prefix+name, pprof.Handler(name))
+	}
+	if s.EnableCPUProf {
+		o.handle(prefix+"profile", http.HandlerFunc(pprof.Profile))
+		o.handle(prefix+"trace", http.HandlerFunc(pprof.Trace))
+	}
+	if s.EnableMemProf {
+		o.handle(prefix+"heap", pprof.Handler("heap"))
+		o.handle(prefix+"allocs", pprof.Handler("allocs"))
+		o.handle("/v1/api/debug/memprof", pprof.Handler("heap"))
+	}
 }
 
 // Serve answers on l (TLS when the configuration gives a certificate) until Drain.

@@ -434,3 +434,22 @@ func TestTLSWhenCertAndKeyAreSet(t *testing.T) {
 		t.Fatal("swapped certificate and key were accepted")
 	}
 }
+
+func TestProfilesFollowTheirSettingsAndTheSubnet(t *testing.T) {
+	s := startOps(t, OpsSettings{EnableMemProf: true, AllowedSubnet: []string{"127.0.0.1/32"}}, nil)
+	r := s.send(t, http.MethodGet, "/v1/api/debug/pprof/heap?debug=1", "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "heap profile") {
+		t.Fatalf("heap: %d %.200s", r.status, r.body)
+	}
+	if r := s.send(t, http.MethodGet, "/v1/api/debug/pprof/", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), "heap?debug=1") {
+		t.Fatalf("index: %d %.200s", r.status, r.body)
+	}
+	if r := s.send(t, http.MethodGet, "/v1/api/debug/memprof", ""); r.status != http.StatusOK || len(r.body) == 0 {
+		t.Fatalf("mly's memprof: %d", r.status)
+	}
+	// CPU profiles need EnableCPUProf.
+	errorText(t, s.send(t, http.MethodGet, "/v1/api/debug/pprof/profile?seconds=1", ""), http.StatusNotFound)
+	// Without either setting nothing is mounted.
+	off := startOps(t, OpsSettings{}, nil)
+	errorText(t, off.send(t, http.MethodGet, "/v1/api/debug/pprof/heap", ""), http.StatusNotFound)
+}
