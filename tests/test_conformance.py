@@ -133,6 +133,8 @@ def test_every_function_of_the_script_is_called_and_every_call_is_answered(
         kinds = {e.error.kind for h in case.hosts if (e := case.expected(h)).error}
         if case.function not in loaded:
             assert kinds <= {"not_found", "argument"} and kinds, case.id
+        else:  # the table's async is the function's (C: metacall_function_async)
+            assert conformance_runtime.function(case.function).is_async == case.is_async
 
 
 # -- a rename on the C seam fails the C host, cleanly ------------------------------------------

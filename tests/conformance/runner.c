@@ -1,8 +1,10 @@
 /*
  * runner.c: the cross-host conformance table through MetaCall's C ABI (ctest c_conformance and
- * c_conformance_asan). The cases come from cases.json through the generated header
- * conformance_cases.h; every case is called with metacallv_s, and async cases also with
- * metacallfv_await_struct_s, and each answer is checked against the table.
+ * c_conformance_asan, and _threads). The cases come from cases.json through the generated
+ * header conformance_cases.h; every case is called with metacallv_s (the global scope) and
+ * metacallhv_s (the script loaded again into a private handle), async cases also with
+ * metacallfv_await_struct_s, and each answer is checked against the table; so are the
+ * function's counters (metacallv_s) and metacall_function_async.
  */
 #include <errno.h>
 #include <math.h>
@@ -222,10 +224,8 @@ static int check(const struct conf_case *c, void *v, char *reason)
 
 /* --- the two call paths ------------------------------------------------------------------- */
 
-static void *call_by_name(const struct conf_case *c, void *args[])
-{
-	return metacallv_s(c->function, args, c->argc);
-}
+/* The script loaded a second time, into a private handle (metacallhv_s calls it there). */
+static void *private_handle;
 
 struct awaited {
 	const struct conf_case *c;
@@ -342,7 +342,7 @@ static void *run_pass(void *arg)
 			fail(p, c, "counts_of", "cannot read the counters");
 			count = 0;
 		}
-		void *v = call_by_name(c, args);
+		void *v = metacallv_s(c->function, args, c->argc);
 		++p->checks;
 		if (!check(c, v, reason))
 			fail(p, c, "metacallv_s", reason);
@@ -353,6 +353,16 @@ static void *run_pass(void *arg)
 				 after[1] - before[1], c->calls, c->errors);
 			fail(p, c, "counters", reason);
 		}
+		/* The same answers from the script's private copy (counted in its own Functions). */
+		v = metacallhv_s(private_handle, c->function, args, c->argc);
+		++p->checks;
+		if (!check(c, v, reason))
+			fail(p, c, "metacallhv_s", reason);
+		metacall_value_destroy(v);
+		void *func = metacall_function(c->function);
+		p->checks += func != NULL;
+		if (func != NULL && metacall_function_async(func) != c->is_async)
+			fail(p, c, "metacall_function_async", c->is_async ? "not async" : "async");
 		if (c->is_async) {
 			++p->checks;
 			if (!run_awaited(c, args, reason))
@@ -383,6 +393,11 @@ int main(int argc, char **argv)
 	if (metacall_load_from_file("py", paths, 1, NULL) != 0) {
 		metacall_error_last(&ex);
 		fprintf(stderr, "loading %s failed: %s: %s\n", conf_script, ex.label, ex.message);
+		return 1;
+	}
+	if (metacall_load_from_file("py", paths, 1, &private_handle) != 0 || private_handle == NULL) {
+		metacall_error_last(&ex);
+		fprintf(stderr, "loading %s into a private handle failed: %s: %s\n", conf_script, ex.label, ex.message);
 		return 1;
 	}
 	struct pass passes[64];
