@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -455,12 +456,16 @@ func verdict(how string, c goCase, got interface{}, err error) string {
 	return ""
 }
 
-// run calls c through metacall.Call, and an async case through metacall.Await too; what
-// differs from the table.
+// run calls c through metacall.Call and metacall.CallContext, and an async case through
+// metacall.Await too; what differs from the table.
 func run(c goCase) []string {
 	var differences []string
 	got, err := metacall.Call(c.Call, c.args...)
 	if d := verdict("Call", c, got, err); d != "" {
+		differences = append(differences, d)
+	}
+	got, err = metacall.CallContext(context.Background(), c.Call, c.args...)
+	if d := verdict("CallContext", c, got, err); d != "" {
 		differences = append(differences, d)
 	}
 	if c.Async {
@@ -515,8 +520,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestTable runs every case of the table that is for Go through metacall.Call, and the
-// async ones through metacall.Await too.
+// TestTable runs every case of the table that is for Go through metacall.Call and
+// metacall.CallContext, and the async ones through metacall.Await too, and checks the
+// function's counters.
 func TestTable(t *testing.T) {
 	cases := goCases(t)
 	for _, c := range cases {
@@ -539,12 +545,14 @@ func TestTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			calls, errs := after[0]-before[0], after[1]-before[1]
-			if c.Async { // Await made a second call
-				calls, errs = calls-want[0], errs-want[1]
+			// run made the call 2 times (Call, CallContext), 3 with Await for an async case.
+			times := int64(2)
+			if c.Async {
+				times = 3
 			}
-			if calls != want[0] || errs != want[1] {
-				t.Errorf("counted [%d, %d], want %v", calls, errs, want)
+			calls, errs := after[0]-before[0], after[1]-before[1]
+			if calls != times*want[0] || errs != times*want[1] {
+				t.Errorf("counted [%d, %d] for %d calls, want %v each", calls, errs, times, want)
 			}
 		})
 	}
