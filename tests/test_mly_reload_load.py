@@ -20,7 +20,7 @@ import pytest
 
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from support.mly import colour_model, write_config
+from support.mly import colour_model, swap_in, write_config
 
 INTERVAL_MS = 400
 
@@ -33,18 +33,6 @@ def colour_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
         colour_model(base / "v1", ["red", "white"]),
         colour_model(base / "v2", ["red", "rose"]),
     )
-
-
-def swap_in(source: Path, url: Path) -> float:
-    """Replace ``url`` by a copy of ``source``, staged beside it and renamed in; returns when."""
-    staged = url.with_name(url.name + ".staged")
-    shutil.copytree(source, staged)
-    old = url.with_name(url.name + ".old")
-    url.rename(old)
-    staged.rename(url)
-    at = time.monotonic()
-    shutil.rmtree(old)
-    return at
 
 
 @dataclass

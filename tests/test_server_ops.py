@@ -4,6 +4,8 @@
   hits from Redis resume once it is back.
 * SIGTERM under load: every request the server accepted is answered 200, it exits 0 within
   ``Endpoint.WriteTimeoutMs``, and every answered row's background cache write reached Redis.
+* A broken model version (hot reload) under load: health 0 and a reload failure in /metrics,
+  readiness 200, no request fails; a good version brings health back to 1.
 * schemathesis against the OpenAPI document the server serves: every operation, bounded
   examples; responses must match the document (status codes, media types, schemas).
 """
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import threading
 import time
@@ -28,7 +31,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from support.mlbridge_server import MlbridgeServer, require_mlbridge_server
-from support.mly import write_config
+from support.mly import swap_in, write_config
 from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -207,6 +210,51 @@ def test_sigterm_under_load_answers_every_accepted_request_and_flushes_writes(
         # Every answered row was a new key whose write was queued in the background: the drain
         # flushed them all before exiting (no more keys either: nothing else was evaluated).
         assert redis.client().dbsize() == len(load.ok)
+
+
+def test_a_broken_version_shows_in_health_and_metrics_while_the_old_one_serves(
+    mly_models: Path, tmp_path: Path
+) -> None:
+    """Hot reload seen from outside: a version that fails to load is health 0 and a reload
+    failure in /metrics, readiness stays 200, and no request fails; a good one brings health 1."""
+    require_mlbridge_server()
+    url = tmp_path / "sli"
+    shutil.copytree(mly_models / "string_lookups_int_model", url)
+    config = write_config(
+        tmp_path,
+        f"""
+Endpoint: {{Port: 0, Host: 127.0.0.1}}
+Models: [{{ID: sli, URL: {url}, ReloadIntervalMs: 300}}]
+""",
+    )
+    broken = tmp_path / "broken"
+    shutil.copytree(mly_models / "string_lookups_int_model", broken)
+    (broken / "saved_model.pb").write_bytes(b"not a graph")
+
+    def health() -> dict[str, int]:
+        reply = httpx.get(f"{base}/v1/api/health", timeout=10)
+        assert reply.status_code == 200
+        answer: dict[str, int] = reply.json()
+        return answer
+
+    with MlbridgeServer(config) as server:
+        base = server.url
+        assert health() == {"sli": 1}
+        with Load(base, "sli", lambda _: {"sa": "a", "sl": "b"}, threads=2) as load:
+            swap_in(broken, url)
+            wait_for("health 0", lambda: health() == {"sli": 0})
+            assert httpx.get(f"{base}/v1/api/ready").status_code == 200
+            assert metric(base, "mlbridge_model_health", model="sli") == 0
+            wait_for(
+                "the failure retried at the next poll",
+                lambda: metric(base, "mlbridge_model_reload_failures_total", model="sli") >= 2,
+            )
+            swap_in(mly_models / "string_lookups_float_model", url)
+            wait_for("health 1", lambda: health() == {"sli": 1})
+            assert metric(base, "mlbridge_model_reloads_total", model="sli") == 1
+            answered = len(load.ok)
+            wait_for("answers after the swap", lambda: len(load.ok) > answered + 5)
+        assert load.failed == [] and load.transport == []
 
 
 # The repository's document (the Go test checks that the server serves exactly this file).

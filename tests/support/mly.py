@@ -4,14 +4,16 @@
   to load through the runtime and read the loader's services and counters).
 - ``quality_model``: the wine quality SavedModel, trained once per session into pytest's temp
   dir with few epochs.
-- ``write_config``, ``cached_model_config``, ``colour_model`` and ``WINE_ROW``: plain helpers,
-  imported.
+- ``write_config``, ``cached_model_config``, ``colour_model``, ``swap_in`` and ``WINE_ROW``:
+  plain helpers, imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
 """
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,15 @@ def colour_model(path: Path, vocabulary: list[str]) -> Path:
     out = keras.layers.Dense(1, name="score")(keras.ops.cast(index, "float32"))
     keras.Model({"colour": colour}, out).export(str(path), verbose=False)
     return path
+
+
+def swap_in(source: Path, url: Path) -> float:
+    """Replace ``url`` by a copy of ``source``, staged beside it and renamed in; returns when."""
+    staged = url.with_name(url.name + ".staged")
+    shutil.copytree(source, staged)
+    old = url.with_name(url.name + ".old")
+    url.rename(old)
+    staged.rename(url)
+    at = time.monotonic()
+    shutil.rmtree(old)
+    return at
