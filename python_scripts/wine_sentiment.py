@@ -69,12 +69,14 @@ def process_batch(texts: list[str]) -> list[dict[str, Any]]:
     if not texts:
         return []
     try:
-        batch = tf.constant([t.encode("utf-8") for t in texts], dtype=tf.string)
+        encoded = [t.encode("utf-8") for t in texts]
     except UnicodeEncodeError as exc:
         raise ValueError(f"a text is not valid Unicode: {exc}") from None
     positive: list[float] = []
-    for start in range(0, len(texts), MAX_BATCH):
-        chunk = batch[start : start + MAX_BATCH]
+    for start in range(0, len(encoded), MAX_BATCH):
+        # Chunks are cut from the Python list: slicing a tensor is one more TensorFlow op per
+        # call (~0.1 ms, a sixth of a one-review call).
+        chunk = tf.constant(encoded[start : start + MAX_BATCH], dtype=tf.string)
         positive.extend(_SERVE(**{_INPUT: chunk})[_OUTPUT].numpy().reshape(-1).tolist())
     return [
         {"label": "POSITIVE", "score": p} if p >= 0.5 else {"label": "NEGATIVE", "score": 1.0 - p}
