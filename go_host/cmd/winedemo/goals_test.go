@@ -17,8 +17,8 @@ import (
 const childArgs = "MLBRIDGE_WINEDEMO_CHILD_ARGS"
 
 // TestAdmissionGoals runs the naive pattern (1,000 goroutines, each calling process_batch with
-// one review) and the Batcher, each in its own process (a thread count is per process), and
-// reports the Go host's admission goals from that one run:
+// one review) and the Batcher, each in its own process (a thread count is per process), twice
+// each, alternating, and reports the Go host's admission goals from that one run:
 //
 //   - the direct run peaks at no more than CPUs + 16 OS threads;
 //   - its inference time is at most 5x the Batcher's for the same reviews.
@@ -38,20 +38,33 @@ func TestAdmissionGoals(t *testing.T) {
 	if os.Getenv("MLBRIDGE_WINE_CSV") == "" {
 		t.Skip("MLBRIDGE_WINE_CSV is not set: no wine reviews to score")
 	}
-	direct := runDemo(t, "-mode direct -workers 1000 -batch 1")
-	batched := runDemo(t, "-mode batcher -workers 1000 -batch 32")
+	// Two alternating runs of each, best time of each (and the highest thread peak): load
+	// from other processes on a shared machine then moves both alike.
+	var direct, batched summary
+	for round := 0; round < 2; round++ {
+		d := runDemo(t, "-mode direct -workers 1000 -batch 1")
+		b := runDemo(t, "-mode batcher -workers 1000 -batch 32")
+		if round == 0 || d.Seconds < direct.Seconds {
+			direct.Seconds, direct.Reviews = d.Seconds, d.Reviews
+		}
+		if round == 0 || b.Seconds < batched.Seconds {
+			batched.Seconds = b.Seconds
+		}
+		direct.PeakThreads = max(direct.PeakThreads, d.PeakThreads)
+		batched.PeakThreads = max(batched.PeakThreads, b.PeakThreads)
+		if d.Positive != b.Positive {
+			t.Errorf("direct and Batcher disagree: %d and %d positive reviews", d.Positive, b.Positive)
+		}
+	}
 	limit := runtime.NumCPU() + 16
 	perfgoal.Count(t, "winedemo-direct-threads",
-		fmt.Sprintf("winedemo -mode direct -workers 1000 -batch 1 peaked at %d OS threads (CPUs + 16 = %d; the Batcher run: %d)",
+		fmt.Sprintf("winedemo -mode direct -workers 1000 -batch 1 peaked at %d OS threads (CPUs + 16 = %d; the Batcher runs: %d)",
 			direct.PeakThreads, limit, batched.PeakThreads),
 		direct.PeakThreads, limit)
 	perfgoal.AtMost(t, "winedemo-direct-time",
-		fmt.Sprintf("inference time of the same %d reviews: direct (1,000 goroutines, one review each) %.3f s, -mode batcher %.3f s",
+		fmt.Sprintf("inference time of the same %d reviews, best of 2 alternating runs: direct (1,000 goroutines, one review each) %.3f s, -mode batcher %.3f s",
 			direct.Reviews, direct.Seconds, batched.Seconds),
 		direct.Seconds/batched.Seconds, 5)
-	if direct.Positive != batched.Positive {
-		t.Errorf("direct and Batcher disagree: %d and %d positive reviews", direct.Positive, batched.Positive)
-	}
 }
 
 func runDemo(t *testing.T, args string) summary {
