@@ -186,11 +186,12 @@ $(VENV)/.fuzz-installed: $(VENV)/.installed
 	touch $@
 
 # go test -fuzz on the Go argument encoder through the runtime (go_host/metacall/fuzz_test.go),
-# one worker; minimizing a new input stops after 5 s (each run crosses into Python: the default
-# 60 s left the fuzzer idle for minutes). New inputs stay in Go's cache; a finding is written to
+# one worker; minimizing a new input stops after 2000 runs (a time limit kills and restarts the
+# worker, which starts Python again: the default 60 s left it idle for minutes). New inputs stay
+# in Go's cache; a finding is written to
 # go_host/metacall/testdata/fuzz/FuzzCallRoundTrip/, which plain `go test` (make test) replays.
 fuzz-go: shim
-	cd go_host && go test -run '^$$' -fuzz '^FuzzCallRoundTrip$$' -fuzztime $(FUZZ_SECONDS)s -fuzzminimizetime 5s -parallel 1 ./metacall/
+	cd go_host && go test -run '^$$' -fuzz '^FuzzCallRoundTrip$$' -fuzztime $(FUZZ_SECONDS)s -fuzzminimizetime 2000x -parallel 1 ./metacall/
 	@# The HTTP request decoder (go_host/server/fuzz_test.go; corpus in server/testdata/fuzz/),
 	@# no runtime: without MLBRIDGE_MLY_MODELS the package's TestMain loads no models.
 	cd go_host && for t in FuzzDecodeBody FuzzDecodeQuery; do \
