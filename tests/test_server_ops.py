@@ -257,6 +257,51 @@ Models: [{{ID: sli, URL: {url}, ReloadIntervalMs: 300}}]
         assert load.failed == [] and load.transport == []
 
 
+def test_readiness_is_503_while_the_models_load_then_200(mly_models: Path, tmp_path: Path) -> None:
+    """The port opens before the models load: a load balancer sees 503, not a refused
+    connection, until every model is loaded and warmed."""
+    require_mlbridge_server()
+    config = write_config(
+        tmp_path,
+        f"""
+Endpoint: {{Port: 0, Host: 127.0.0.1}}
+Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
+""",
+    )
+    server = MlbridgeServer(config)
+    starting = threading.Thread(target=server.start, daemon=True)
+    starting.start()
+    try:
+        loading = re.compile(rb"loading the models; (http://\S+)/v1/api/ready")
+        found: list[bytes] = []
+
+        def announced() -> bool:
+            found.extend(m.group(1) for line in list(server.log) if (m := loading.search(line)))
+            return bool(found) or not starting.is_alive()
+
+        wait_for("the loading line", announced, timeout=60)
+        assert found, b"".join(server.log)[-2000:]
+        url = found[0].decode()
+        probes: list[int] = []
+        while starting.is_alive():
+            reply = httpx.get(f"{url}/v1/api/ready", timeout=10)
+            probes.append(reply.status_code)
+            if reply.status_code == 503:
+                assert reply.json()["status"] == "error"
+            time.sleep(0.02)
+        starting.join()
+        assert server.url == url
+        assert httpx.get(f"{url}/v1/api/ready").status_code == 200
+        assert probes and probes[0] == 503, probes  # TensorFlow alone takes seconds to import
+        first_ok = probes.index(200) if 200 in probes else len(probes)
+        assert set(probes[:first_ok]) == {503} and set(probes[first_ok:]) <= {200}, probes
+        reply = httpx.post(f"{url}/v1/api/model/sli/eval", json={"sa": "a", "sl": "a"})
+        assert reply.json()["data"] == {"expand": 25}
+    finally:
+        starting.join(timeout=120)
+        server.close()
+
+
 # The repository's document (the Go test checks that the server serves exactly this file).
 # schemathesis' pytest integration (schemathesis.pytest.from_fixture) does not run under
 # pytest 9, so each operation is one parametrized test driving hypothesis directly.

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -12,8 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"mlbridge/go_host/metacall"
 )
 
 // metrics counts requests on the Go side (status, latency, per model) and exports the
@@ -235,17 +231,9 @@ type histogramSnapshot struct {
 
 // fetchSnapshot makes the one runtime call of a scrape.
 func fetchSnapshot() (*runtimeSnapshot, error) {
-	out, err := metacall.Call(opsSnapshotFunc)
-	if err != nil {
-		return nil, err
-	}
-	text, ok := out.(string)
-	if !ok {
-		return nil, fmt.Errorf("%s returned %T, want a JSON string", opsSnapshotFunc, out)
-	}
 	var s runtimeSnapshot
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", opsSnapshotFunc, err)
+	if err := callJSON(opsSnapshotFunc, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

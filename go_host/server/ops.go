@@ -72,19 +72,27 @@ func (o *Ops) handle(pattern string, h http.Handler) {
 // NewOps asks the runtime for the operational settings, mounts the endpoints on srv and
 // wraps its handler with access control and request metrics. Call it before Serve.
 func NewOps(srv *Server) (*Ops, error) {
-	out, err := metacall.Call(opsSettingsFunc)
-	if err != nil {
+	var settings OpsSettings
+	if err := callJSON(opsSettingsFunc, &settings); err != nil {
 		return nil, err
 	}
-	text, ok := out.(string)
-	if !ok {
-		return nil, fmt.Errorf("%s returned %T, want a JSON string", opsSettingsFunc, out)
-	}
-	var settings OpsSettings
-	if err := json.Unmarshal([]byte(text), &settings); err != nil {
-		return nil, fmt.Errorf("%s: %w", opsSettingsFunc, err)
-	}
 	return NewOpsWith(srv, settings)
+}
+
+// callJSON calls a runtime function that answers JSON text and decodes it into out.
+func callJSON(function string, out any, args ...interface{}) error {
+	got, err := metacall.Call(function, args...)
+	if err != nil {
+		return err
+	}
+	text, ok := got.(string)
+	if !ok {
+		return fmt.Errorf("%s returned %T, want a JSON string", function, got)
+	}
+	if err := json.Unmarshal([]byte(text), out); err != nil {
+		return fmt.Errorf("%s: %w", function, err)
+	}
+	return nil
 }
 
 // NewOpsWith is NewOps with the settings given (tests).
@@ -94,16 +102,10 @@ func NewOpsWith(srv *Server, settings OpsSettings) (*Ops, error) {
 		return nil, err
 	}
 	o := &Ops{srv: srv, settings: settings, access: acc, metrics: newMetrics(srv)}
-	if settings.TLSCertFile != "" || settings.TLSKeyFile != "" {
-		// mly's check is inverted (it refuses readable files); ours refuses unusable ones.
-		if settings.TLSCertFile == "" || settings.TLSKeyFile == "" {
-			return nil, errors.New("TLS needs both CertFile and KeyFile")
-		}
-		cert, err := tls.LoadX509KeyPair(settings.TLSCertFile, settings.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("TLS: %w", err)
-		}
-		o.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.tls, err = loadTLS(settings); err != nil {
+		return nil, err
+	}
+	if o.tls != nil {
 		hs := srv.HTTPServer()
 		hs.TLSConfig = o.tls
 		hs.Protocols.SetHTTP2(true)

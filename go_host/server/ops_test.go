@@ -453,3 +453,52 @@ func TestProfilesFollowTheirSettingsAndTheSubnet(t *testing.T) {
 	off := startOps(t, OpsSettings{}, nil)
 	errorText(t, off.send(t, http.MethodGet, "/v1/api/debug/pprof/heap", ""), http.StatusNotFound)
 }
+
+func TestStartAnswers503UntilTheLoadedServerTakesOver(t *testing.T) {
+	needServer(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	config := "Endpoint: {Port: 0, Host: 127.0.0.1, WriteTimeoutMs: 1500, AuthTokenFile: /run/t}\n" +
+		"AllowedSubnet: ['10.']\nModels: [{ID: x, URL: /nonexistent}]\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := ReadPreview(path) // parsed only: the model directory is never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre.Endpoint.WriteTimeoutMs != 1500 || pre.Endpoint.BufferSize != 131072 || pre.Endpoint.Host != "127.0.0.1" ||
+		pre.Ops.AuthTokenFile != "/run/t" || len(pre.Ops.AllowedSubnet) != 1 || pre.Ops.AllowedSubnet[0] != "10.0.0.0/8" {
+		t.Fatalf("preview %+v", pre)
+	}
+
+	st, err := Start(testServer.Description().Endpoint, OpsSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &opsServer{url: st.Scheme() + "://" + st.Addr().String(), client: h1}
+	for _, path := range []string{"/v1/api/ready", "/v1/api/health", "/v1/api/model/sli/eval?sa=a&sl=a"} {
+		errorText(t, s.send(t, http.MethodGet, path, ""), http.StatusServiceUnavailable)
+	}
+	srv := New(testServer.Description())
+	o, err := NewOpsWith(srv, OpsSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Handover(o)
+	if r := s.send(t, http.MethodGet, "/v1/api/ready", ""); r.status != http.StatusOK {
+		t.Fatalf("ready after the handover: %d %s", r.status, r.body)
+	}
+	data(t, s.send(t, http.MethodGet, "/v1/api/model/sli/eval?sa=a&sl=a", ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-st.Done(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := h1.Get(s.url + "/v1/api/ready"); err == nil {
+		t.Fatal("the drained server still accepts connections")
+	}
+}

@@ -54,19 +54,7 @@ func New(d *Description) *Server {
 		writeError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 	})
 	s.handler = recoverJSON(s.mux)
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	e := d.Endpoint
-	s.http = &http.Server{
-		Addr:              net.JoinHostPort(e.Host, strconv.Itoa(e.Port)),
-		Handler:           s.handler,
-		Protocols:         protocols,
-		ReadHeaderTimeout: e.ReadTimeout(),
-		ReadTimeout:       e.ReadTimeout(),
-		WriteTimeout:      e.WriteTimeout(),
-		MaxHeaderBytes:    e.MaxHeaderBytes,
-	}
+	s.http = newHTTPServer(d.Endpoint, s.handler) // starting.go: shared with the start-up server
 	return s
 }
 

@@ -5,9 +5,9 @@
 //	mlbridge-server -c config.yaml -host 127.0.0.1 -port 0
 //
 // It listens on Endpoint.Host:Endpoint.Port, or on -host/-port when given (ours, not mly's:
-// they override the file; port 0 picks a free port), once every model is loaded and warmed,
-// and prints one line, "mlbridge-server: listening on http://HOST:PORT" (https with
-// TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness answers
+// they override the file; port 0 picks a free port), at once: while the models load every
+// path answers 503. Once every model is loaded and warmed it prints one line,
+// "mlbridge-server: listening on http://HOST:PORT" (https with TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness answers
 // 503, new connections are refused, requests in flight are answered, the cache's background
 // writes are flushed, and it exits 0 within Endpoint.WriteTimeoutMs (at least 1 s).
 package main
@@ -52,31 +52,44 @@ func run() int {
 		return 1
 	}
 	defer metacall.Destroy()
-	desc, err := server.Load(config)
+	// The port opens before the models load: readiness (and every path) answers 503 until
+	// they are loaded and warmed.
+	pre, err := server.ReadPreview(config)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
 		return 1
 	}
 	if host != "" {
-		desc.Endpoint.Host = host
+		pre.Endpoint.Host = host
 	}
 	if port >= 0 {
-		desc.Endpoint.Port = port
+		pre.Endpoint.Port = port
 	}
+	starting, err := server.Start(pre.Endpoint, pre.Ops)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
+		return 1
+	}
+	addr := starting.Scheme() + "://" + reachable(starting.Addr())
+	// stdout keeps its one line (the listening one, once ready); this one goes to stderr.
+	fmt.Fprintf(os.Stderr, "mlbridge-server: loading the models; %s/v1/api/ready answers 503 until they are ready\n", addr)
+	desc, err := server.Load(config)
+	if err != nil {
+		_ = starting.Close()
+		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
+		return 1
+	}
+	desc.Endpoint = pre.Endpoint // with -host/-port
 	srv := server.New(desc)
 	ops, err := server.NewOps(srv) // health, readiness, metrics, access control, TLS, drain
 	if err != nil {
+		_ = starting.Close()
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
 		return 1
 	}
-	listener, err := srv.Listen()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
-		return 1
-	}
-	done := make(chan error, 1)
-	go func() { done <- ops.Serve(listener) }()
-	fmt.Printf("mlbridge-server: listening on %s://%s\n", ops.Scheme(), reachable(listener.Addr()))
+	starting.Handover(ops)
+	done := starting.Done()
+	fmt.Printf("mlbridge-server: listening on %s\n", addr)
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
