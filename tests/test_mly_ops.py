@@ -48,6 +48,7 @@ Connections:
         assert snap["loaders"]["mly"]["reload"]["sli"]["ok"] == 1
         assert snap["health"] == {"sli": 1}
         assert snap["loaders"]["mly"]["call_seconds"]["sli"]["count"] == 1  # one model call
+        assert snap["loaders"]["mly"]["call_rows"]["sli"]["cumulative"][0] == 1  # of one row
         assert json.loads(str(ops[HEALTH]())) == {"sli": 1}
         assert snap["loaders"]["mly"]["reload"]["sli"]["dict_hash"] == 2258113197202221534
 

@@ -1,8 +1,8 @@
-"""A latency histogram with fixed buckets, read in Prometheus' cumulative form.
+"""Histograms with fixed buckets, read in Prometheus' cumulative form.
 
-The model call's duration is observed here on the runtime's side (where the call happens, for
-every host's callers) and exported by the HTTP server's collector from the one snapshot per
-scrape (``mlbridge_model_call_duration_seconds``).
+The model call's duration and its rows are observed here, on the runtime's side (where the
+call happens, for every host's callers), and exported by the HTTP server's collector from the
+one snapshot per scrape (``mlbridge_model_call_duration_seconds``, ``mlbridge_model_call_rows``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ BUCKETS: tuple[float, ...] = (
 large batch)."""
 
 
+ROW_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+"""Upper bounds for rows per model call (how well the batching fills a call)."""
+
+
 class Histogram:
-    """Counts of observations per bucket, their sum and count; thread-safe."""
+    """Counts of observations per bucket, their sum and count; thread-safe. The default
+    buckets are seconds (:data:`BUCKETS`)."""
 
     def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
         if list(buckets) != sorted(set(buckets)):
@@ -29,11 +34,11 @@ class Histogram:
         self._sum = 0.0
         self._lock = threading.Lock()
 
-    def observe(self, seconds: float) -> None:
-        i = bisect.bisect_left(self.buckets, seconds)  # le: a value equal to a bound is in it
+    def observe(self, value: float) -> None:
+        i = bisect.bisect_left(self.buckets, value)  # le: a value equal to a bound is in it
         with self._lock:
             self._counts[i] += 1
-            self._sum += seconds
+            self._sum += value
 
     def snapshot(self) -> dict[str, Any]:
         """``{"buckets": [bound, …], "cumulative": [n ≤ bound, …], "count": n, "sum": s}``."""

@@ -117,6 +117,7 @@ class MlyLoader:
             "datastores": {name: store.snapshot() for name, store in datastores.items()},
             "models": {name: svc.counter_snapshot() for name, svc in services.items()},
             "call_seconds": {name: svc.call_seconds.snapshot() for name, svc in services.items()},
+            "call_rows": {name: svc.call_rows.snapshot() for name, svc in services.items()},
             "reload": self.reloader.status(),
         }
 

@@ -27,7 +27,7 @@ from bridge.mly.keys import (
     make_field,
     needs_vocabulary,
 )
-from bridge.mly.latency import Histogram
+from bridge.mly.latency import ROW_BUCKETS, Histogram
 from bridge.mly.reload import warm_up
 from bridge.models.dictionary import Dictionary, load_dictionary
 
@@ -105,6 +105,7 @@ class ModelService:
         self.store = store if spec.use_dict else None  # mly: caching needs the dictionary
         self.counters = ModelCounters()
         self.call_seconds = Histogram()
+        self.call_rows = Histogram(ROW_BUCKETS)
         self._config_path = path
         self._factory = predictor_factory
         self._flight_counters = GroupCounters()  # shared by every version's Group
@@ -376,6 +377,7 @@ class ModelService:
         start = time.perf_counter()
         predicted = state.predictor.predict(feeds)
         self.call_seconds.observe(time.perf_counter() - start)  # ops: model-call latency
+        self.call_rows.observe(len(values))
         self.counters.add_many(evaluations=1, rows_evaluated=len(values))
         names = state.predictor.output_names
         return [{name: predicted[name][i] for name in names} for i in range(len(values))]

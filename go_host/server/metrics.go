@@ -194,6 +194,8 @@ type runtimeSnapshot struct {
 			Reload     map[string]reloadSnapshot     `json:"reload"`
 			// CallSeconds is each model's model-call latency (bridge/mly/latency.py).
 			CallSeconds map[string]histogramSnapshot `json:"call_seconds"`
+			// CallRows is each model's rows per model call.
+			CallRows map[string]histogramSnapshot `json:"call_rows"`
 		} `json:"mly"`
 	} `json:"loaders"`
 	Health map[string]float64 `json:"health"`
@@ -268,6 +270,7 @@ var (
 	healthDesc    = desc("model_health", "mly's health: 1, or 0 after a failed reload until one succeeds.", "model")
 	dictDesc      = desc("model_dictionary_info", "The dictionary hash the model serves (label).", "model", "dict_hash")
 	callDesc      = desc("model_call_duration_seconds", "Model call latency (one call per batch of cache misses), measured in the runtime.", "model")
+	callRowsDesc  = desc("model_call_rows", "Rows per model call (how full the batching makes each call).", "model")
 	scrapeErrDesc = desc("runtime_snapshot", "The runtime snapshot of this scrape.")
 )
 
@@ -294,15 +297,20 @@ func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(rowsEvalDesc, m["rows_evaluated"], id)
 		counter(joinsDesc, m["deduped"], id)
 	}
-	for id, h := range mly.CallSeconds {
-		if len(h.Buckets) != len(h.Cumulative) {
-			continue
+	for _, hs := range []struct {
+		desc *prometheus.Desc
+		of   map[string]histogramSnapshot
+	}{{callDesc, mly.CallSeconds}, {callRowsDesc, mly.CallRows}} {
+		for id, h := range hs.of {
+			if len(h.Buckets) != len(h.Cumulative) {
+				continue
+			}
+			buckets := make(map[float64]uint64, len(h.Buckets))
+			for i, bound := range h.Buckets {
+				buckets[bound] = h.Cumulative[i]
+			}
+			ch <- prometheus.MustNewConstHistogram(hs.desc, h.Count, h.Sum, buckets, id)
 		}
-		buckets := make(map[float64]uint64, len(h.Buckets))
-		for i, bound := range h.Buckets {
-			buckets[bound] = h.Cumulative[i]
-		}
-		ch <- prometheus.MustNewConstHistogram(callDesc, h.Count, h.Sum, buckets, id)
 	}
 	for id, d := range mly.Datastores {
 		counter(hitsDesc, d.LocalHits, id, "local")

@@ -203,6 +203,9 @@ func TestPrometheusScrapeReadsOneRuntimeSnapshot(t *testing.T) {
 	if n := sample(t, first, "mlbridge_model_call_duration_seconds_count", `model="sli"`); n < 1 {
 		t.Fatalf("model call latency count %v", n)
 	}
+	if n := sample(t, first, "mlbridge_model_call_rows_bucket", `model="sli"`, `le="1"`); n < 1 {
+		t.Fatalf("one-row model calls %v", n)
+	}
 	if inf, n := sample(t, first, "mlbridge_model_call_duration_seconds_bucket", `model="sli"`, `le="+Inf"`),
 		sample(t, first, "mlbridge_model_call_duration_seconds_count", `model="sli"`); inf != n {
 		t.Fatalf("+Inf bucket %v != count %v", inf, n)
