@@ -100,12 +100,14 @@ DESCRIPTION_TRACEBACK = "traceback"
 #: MetaCall's private handles and inspect (``bridge.handles``), read by ``c_shim/src/handle.c``
 #: and ``inspect.c`` on first use: ``handle_load(scope | None, tag, is_file, paths | script)``
 #: -> scope; ``handle_close(scope)``; ``handle_export(scope)`` -> names; ``inspect_json()`` ->
-#: str; ``function_size(Function)`` -> int; ``function_async(Function)`` -> bool. A scope has
+#: str; ``inspect_data()`` -> dict; ``function_size(Function)`` -> int;
+#: ``function_async(Function)`` -> bool. A scope has
 #: ``TABLE`` (name -> Function) as the runtime does: handle functions are called through it.
 handle_load = handles.load
 handle_close = handles.close
 handle_export = handles.export
 inspect_json = handles.inspect_json
+inspect_data = handles.inspect_data
 function_size = handles.function_size
 function_async = handles.function_async
 

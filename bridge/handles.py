@@ -168,18 +168,39 @@ def _function_metadata(described: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def inspect_json() -> str:
-    """``metacall_inspect``: every load (global, then private handles) as MetaCall's JSON.
+    """``metacall_inspect``: :func:`inspect_data` as compact JSON, as MetaCall's."""
+    return json.dumps(inspect_data(), ensure_ascii=False, separators=(",", ":"))
+
+
+def inspect_data() -> dict[str, list[dict[str, Any]]]:
+    """``metacall_inspect_value``: every global load, then every private handle (all its loads
+    of one tag as one entry, named after its first, as MetaCall lists a handle), in MetaCall's
+    shape:
 
     ``{"py": [{"name": <source>, "scope": {"name": "global_namespace", "funcs": [{"name",
     "signature": {"ret": {"type": {"name", "id"}}, "args": [{"name", "type": {"name",
     "id"}}]}, "async"}], "classes": [], "objects": []}}], "__metacall_host__": []}``
     """
     with _scopes_lock:
-        scopes: list[Runtime] = [RUNTIME, *_scopes]
+        scopes = list(_scopes)
     out: dict[str, list[dict[str, Any]]] = {}
-    for runtime in scopes:
-        for tag, loads in runtime.inspect().items():
-            for entry in loads:
+    groups = [RUNTIME.inspect()]  # one entry per global load
+    for scope in scopes:  # one entry per handle and tag
+        groups.append(
+            {
+                tag: [
+                    {
+                        "name": loads[0]["name"],
+                        "scope": {"funcs": [f for e in loads for f in e["scope"]["funcs"]]},
+                    }
+                ]
+                for tag, loads in scope.inspect().items()
+                if loads
+            }
+        )
+    for group in groups:
+        for tag, entries in group.items():
+            for entry in entries:
                 out.setdefault(tag, []).append(
                     {
                         "name": entry["name"],
@@ -192,4 +213,4 @@ def inspect_json() -> str:
                     }
                 )
     out["__metacall_host__"] = []  # MetaCall lists its host loader too; it has no handles
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+    return out

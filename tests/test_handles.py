@@ -104,6 +104,13 @@ def test_inspect_is_metacalls_shape_with_private_loads(scope: handles.PrivateSco
         },
         "async": True,
     }
+    # More loads into one handle are one entry (named after the first), as MetaCall lists it.
+    handles.load(scope, b"py", False, b"def extra():\n    return 7\n\0")
+    entries = handles.inspect_data()["py"]
+    mine = [e for e in entries if "extra" in {f["name"] for f in e["scope"]["funcs"]}]
+    assert len(mine) == 1 and {"which", "later", "extra"} <= {
+        f["name"] for f in mine[0]["scope"]["funcs"]
+    }
     handles.close(scope)
     assert all(
         "later" not in {f["name"] for f in e["scope"]["funcs"]}

@@ -12,6 +12,7 @@ struct mlb_extra {
 	PyObject *close;          /* handle_close(scope) */
 	PyObject *export_names;   /* handle_export(scope) -> [name, ...] */
 	PyObject *inspect_json;   /* inspect_json() -> str */
+	PyObject *inspect_data;   /* inspect_data() -> dict */
 	PyObject *function_size;  /* function_size(Function) -> int */
 	PyObject *function_async; /* function_async(Function) -> bool */
 };

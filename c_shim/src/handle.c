@@ -45,6 +45,7 @@ const struct mlb_extra *mlb_extra(void)
 		{ &extra.close, "handle_close" },
 		{ &extra.export_names, "handle_export" },
 		{ &extra.inspect_json, "inspect_json" },
+		{ &extra.inspect_data, "inspect_data" },
 		{ &extra.function_size, "function_size" },
 		{ &extra.function_async, "function_async" },
 	};

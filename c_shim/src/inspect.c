@@ -1,5 +1,6 @@
 /*
- * inspect.c: MetaCall's introspection and the small API around calls: metacall_inspect,
+ * inspect.c: MetaCall's introspection and the small API around calls: metacall_inspect and
+ * metacall_inspect_value,
  * metacall_function_size / _async, metacallv / metacallfv / metacallhv (arguments counted by
  * the function's signature),
  * metacall_null_args, metacall_log_null, metacall_version_str, metacall_print_info.
@@ -145,4 +146,20 @@ char *metacall_inspect(size_t *size, void *allocator)
 		mlb_leave_call();
 	}
 	return out;
+}
+
+void *metacall_inspect_value(void)
+{
+	if (!mlb_enter_call())
+		return metacall_value_create_map(NULL, 0); /* not initialized: nothing is loaded */
+	int taken = mlb_gil_take();
+	const struct mlb_extra *x = mlb_extra();
+	PyObject *data = x ? PyObject_CallNoArgs(x->inspect_data) : NULL;
+	void *v = data ? mlb_py_to_value(data) : NULL;
+	Py_XDECREF(data);
+	if (v == NULL)
+		mlb_record_pyerr();
+	mlb_gil_give(taken);
+	mlb_leave_call();
+	return v;
 }

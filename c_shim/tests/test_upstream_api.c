@@ -1,8 +1,9 @@
 /* MetaCall's C API beyond the Go port's subset, used as upstream documents it: metacallv,
    metacallfv, metacallhv, loads into private handles (metacallhv_s, metacall_handle_function,
    metacall_handle_export, metacall_clear), metacall_inspect with the allocator API,
-   metacall_null_args, metacall_function_size / _async, metacall_log_null,
-   metacall_print_info, metacall_version_str. Only <metacall/metacall.h> and libc are used. */
+   metacall_inspect_value, metacall_null_args, metacall_function_size / _async,
+   metacall_log_null, metacall_print_info, metacall_version_str. Only <metacall/metacall.h>
+   and libc are used. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,20 @@ static void inspect_with(void *allocator)
 		}
 	}
 	metacall_allocator_free(allocator, inspect_str);
+
+	/* The same as a value: tag -> ARRAY of loads, each a MAP with "name" and "scope". */
+	void *v = metacall_inspect_value();
+	REQUIRE(metacall_value_id(v) == METACALL_MAP);
+	void **tuples = metacall_value_to_map(v);
+	int py_loads = 0;
+	for (size_t i = 0; i < metacall_value_count(v); ++i) {
+		void **pair = metacall_value_to_array(tuples[i]);
+		CHECK(metacall_value_id(pair[0]) == METACALL_STRING && metacall_value_id(pair[1]) == METACALL_ARRAY);
+		if (strcmp(metacall_value_to_string(pair[0]), "py") == 0)
+			py_loads = (int)metacall_value_count(pair[1]);
+	}
+	CHECK(py_loads == 3); /* the global script, handle a (handle_a.py and extra), handle b */
+	metacall_value_destroy(v);
 }
 
 static void clear_and_destroy(void *a, void *b, void *allocator)
@@ -304,6 +319,9 @@ static void clear_and_destroy(void *a, void *b, void *allocator)
 	char *empty = metacall_inspect(&size, allocator);
 	CHECK(empty != NULL && strcmp(empty, "{}") == 0 && size == 3);
 	metacall_allocator_free(allocator, empty);
+	void *nothing = metacall_inspect_value();
+	CHECK(metacall_value_id(nothing) == METACALL_MAP && metacall_value_count(nothing) == 0);
+	metacall_value_destroy(nothing);
 
 	/* After initialize again the handle's functions are gone, and its handle functions fail. */
 	REQUIRE(metacall_initialize() == 0);

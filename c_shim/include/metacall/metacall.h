@@ -87,6 +87,9 @@ METACALL_API int metacall_function_async(void *func);
    Free it with metacall_allocator_free(allocator, text) (with free() when allocator is
    NULL). NULL when out of memory or when reading the runtime failed (reason recorded). */
 METACALL_API char *metacall_inspect(size_t *size, void *allocator);
+/* The same as a value: a MAP (tag -> ARRAY of loads, each a MAP as in the text) the caller
+   destroys; an empty MAP before metacall_initialize; NULL on failure (reason recorded). */
+METACALL_API void *metacall_inspect_value(void);
 /* Calls func; when its result (a Python coroutine is awaited on the runtime's event loop
    thread) is ready, calls cb.resolve(value, data) or cb.reject(throwable, data) on that
    thread. Returns a FUTURE value (THROWABLE if the call could not start); the caller
