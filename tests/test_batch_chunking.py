@@ -21,9 +21,12 @@ def texts(wine_csv: Path) -> list[str]:
 
 
 def recording(function: Callable[..., Any], sizes: list[int]) -> Callable[..., Any]:
-    def run(**tensors: Any) -> Any:
-        sizes.append(max(int(t.shape[0]) for t in tensors.values()))
-        return function(**tensors)
+    """``function`` (called with tensors by name, or with one dict of them) noting batch sizes."""
+
+    def run(tensors: Any = None, **named: Any) -> Any:
+        batch = named if tensors is None else tensors
+        sizes.append(max(int(t.shape[0]) for t in batch.values()))
+        return function(**named) if tensors is None else function(tensors)
 
     return run
 
@@ -34,7 +37,7 @@ def test_wine_script_runs_long_lists_in_chunks(
     whole = sentiment_script.process_batch(texts)
     sizes: list[int] = []
     monkeypatch.setattr(sentiment_script, "MAX_BATCH", 5)
-    monkeypatch.setattr(sentiment_script, "_SERVE", recording(sentiment_script._SERVE, sizes))
+    monkeypatch.setattr(sentiment_script, "SERVE", recording(sentiment_script.SERVE, sizes))
     chunked = sentiment_script.process_batch(texts)
     assert sizes == [5, 5, 5, 5, 3]
     assert [c["label"] for c in chunked] == [w["label"] for w in whole]
@@ -42,12 +45,13 @@ def test_wine_script_runs_long_lists_in_chunks(
 
 
 def test_savedmodel_predicts_long_batches_in_chunks(
-    sentiment_model: Path, texts: list[str]
+    sentiment_model: Path, texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = SavedModel(sentiment_model, max_batch=len(texts))
     chunked = SavedModel(sentiment_model, max_batch=4)
     sizes: list[int] = []
-    chunked._function = recording(chunked._function, sizes)
+    # predict_tensors: what predict calls once per chunk
+    monkeypatch.setattr(chunked, "predict_tensors", recording(chunked.predict_tensors, sizes))
     expected = whole.predict({"text": texts})
     answer = chunked.predict({"text": texts})
     assert sizes == [4, 4, 4, 4, 4, 3]

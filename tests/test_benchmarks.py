@@ -40,7 +40,7 @@ def batch(wine_csv: Path) -> list[str]:
 
 def direct(script: types.ModuleType) -> Callable[[list[str]], Any]:
     """The model alone: the script's loaded signature on a tensor of the batch."""
-    serve = script._SERVE
+    serve = script.SERVE
 
     def run(texts: list[str]) -> Any:
         return serve(text=tf.constant(texts))["positive"].numpy()

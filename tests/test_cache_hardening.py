@@ -71,7 +71,7 @@ def l1(svc: ModelService) -> Breaker:
 def redis_key(svc: ModelService, row: dict[str, Any]) -> str:
     redis_store = l1(svc).store
     assert isinstance(redis_store, RedisStore)
-    return redis_store.prefix + svc._state.keys.prepare(row)[1]
+    return redis_store.prefix + svc.keys.prepare(row)[1]
 
 
 def dict_hash(svc: ModelService) -> int:
@@ -214,7 +214,7 @@ def test_a_key_with_a_lone_surrogate_does_not_take_the_tier_down(
     runtime: Runtime, serve: Serve
 ) -> None:
     svc = serve(", Inputs: [{Name: sa, Wildcard: true}]")
-    assert svc._state.keys.prepare({"sa": "\ud800", "sl": "a"})[1].startswith("\ud800")
+    assert svc.keys.prepare({"sa": "\ud800", "sl": "a"})[1].startswith("\ud800")
     with pytest.raises(Exception, match=r"not string values|surrogate"):
         runtime.call("sli.eval", {"sa": "\ud800", "sl": "a"})  # the model refuses the text
     assert not l1(svc).is_open and l1(svc).counters.errors == 0

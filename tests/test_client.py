@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,8 @@ from bridge.client import (
     ServerError,
 )
 from bridge.client.hosts import HostPool, normalise_host
-from support.client_fakes import ROWS, FakeMly
+from support.bounded import BOUND_S
+from support.client_fakes import ROWS, FakeMly, Recorded
 from support.mly import write_config
 from support.redis_server import RedisServer
 
@@ -254,14 +256,25 @@ def test_rows_answered_under_another_hash_are_not_stored(fake: FakeMly, client: 
 
 def test_one_dictionary_reload_in_flight(fake: FakeMly, client: Client) -> None:
     """A second mismatch while a reload runs does not start another one."""
-    fake.words = ("a", "b")
-    assert client._reloading.acquire()  # a reload in flight
+    fake.words = ("a", "b")  # the server reloaded: every answer now names another hash
+    in_flight, release = threading.Event(), threading.Event()
+
+    def hold(_: Recorded) -> None:
+        in_flight.set()
+        release.wait(BOUND_S)
+
+    fake.on_dictionary = hold
+    first = threading.Thread(target=client.eval, args=({"sa": "a", "sl": "a"},))
+    first.start()
     try:
-        client.eval({"sa": "c", "sl": "c"})
-        assert client.counters.dictionary_reloads == 0
+        assert in_flight.wait(BOUND_S)  # the first caller's reload is waiting for the server
+        client.eval({"sa": "c", "sl": "c"})  # a second mismatch meanwhile
     finally:
-        client._reloading.release()
-    client.eval({"sa": "c", "sl": "b"})
+        release.set()
+        first.join(BOUND_S)
+    assert not first.is_alive()
+    dictionaries = [r for r in fake.requests if r.path.endswith("/dictionary")]
+    assert len(dictionaries) == 2  # start-up, then the one reload
     assert client.counters.dictionary_reloads == 1
 
 

@@ -42,7 +42,7 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 4}}}}]
 
 
 def key(service: ModelService, row: dict[str, object]) -> str:
-    keys = service._state.keys
+    keys = service.keys
     return keys.key(keys.check(row))
 
 
@@ -58,7 +58,7 @@ def test_floats_round_to_precision_and_configured_inputs_come_first(fixtures: Ml
     assert key(fli, {"fl": 1.00054, "sl": "a"}) == "1.0005/a"  # mly's "1.235/a" order
     assert key(fli, {"fl": 1.00053, "sl": "a"}) == "1.0005/a"
     assert key(fli, {"fl": 1.00056, "sl": "zz"}) == "1.0006/[UNK]"
-    assert fli._state.keys.check({"fl": 1.00054, "sl": "a"})["fl"] == 1.0005  # model gets it
+    assert fli.keys.check({"fl": 1.00054, "sl": "a"})["fl"] == 1.0005  # model gets it
 
 
 def test_a_wildcard_keeps_the_raw_value(fixtures: MlyLoader) -> None:

@@ -82,17 +82,20 @@ def test_sync_system_exit_is_a_call_error(rt: Runtime) -> None:
 
 
 def test_a_dead_event_loop_is_replaced(rt: Runtime) -> None:
-    rt.load_from_memory("py", "async def ok(x):\n    return x\n")
+    rt.load_from_memory(
+        "py",
+        "import asyncio, threading\n"
+        "async def ok(x):\n    return x\n"
+        "async def where():\n    return asyncio.get_running_loop(), threading.current_thread()\n",
+    )
     assert bounded(lambda: rt.call("ok", 1)) == 1
-    loop = rt._event_loop()
+    loop, thread = bounded(lambda: rt.call("where"))
 
     loop.call_soon_threadsafe(loop.stop)  # however it happens: run_forever returns
-    thread = rt._loop_thread
-    assert thread is not None
     thread.join(BOUND_S)
     assert not thread.is_alive()
     assert bounded(lambda: rt.call("ok", 2)) == 2
-    assert rt._loop_thread is not thread
+    assert bounded(lambda: rt.call("where"))[1] is not thread
 
 
 # -- item 2: an async function calling bridge.call on another ---------------------------------

@@ -117,6 +117,11 @@ class ModelService:
         return self._state.dictionary
 
     @property
+    def keys(self) -> KeyBuilder:
+        """How the serving version checks rows and builds their cache keys."""
+        return self._state.keys
+
+    @property
     def key_fields(self) -> tuple[str, ...]:
         return self._state.keys.key_fields
 

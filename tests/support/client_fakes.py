@@ -58,6 +58,8 @@ class FakeMly:
     drop_rows: int = 0
     """Rows to leave out of a batch answer (a broken server)."""
     on_eval: Callable[[Recorded], None] | None = None
+    on_dictionary: Callable[[Recorded], None] | None = None
+    """Called before a dictionary is answered (a test can hold a reload in flight)."""
 
     @property
     def dictionary(self) -> Dictionary:
@@ -95,6 +97,8 @@ class FakeMly:
             }
             return httpx.Response(200, json=document)
         if path == "/v1/api/model/sli/meta/dictionary":
+            if self.on_dictionary is not None:
+                self.on_dictionary(recorded)
             return httpx.Response(
                 200,
                 content=gzip.compress(json.dumps(self.dictionary.to_json()).encode()),
