@@ -119,6 +119,12 @@ def close(scope: PrivateScope) -> None:
     scope.clear()
 
 
+def open_count() -> int:
+    """How many scopes are open (loaded into and not yet closed)."""
+    with _scopes_lock:
+        return len(_scopes)
+
+
 def close_all() -> None:
     """``metacall_destroy``: close every scope."""
     with _scopes_lock:

@@ -53,14 +53,12 @@ def test_a_private_file_load_goes_through_the_script_path(tmp_path: Path) -> Non
 
 
 def test_a_failed_load_into_a_new_handle_leaves_nothing() -> None:
-    with handles._scopes_lock:
-        before = len(handles._scopes)
+    before = handles.open_count()
     with pytest.raises(LoadError):
         handles.load(None, b"py", False, b"def broken(:\n\0")
     with pytest.raises(UnicodeDecodeError):
         handles.load(None, b"py", False, b"\xff\0")
-    with handles._scopes_lock:
-        assert len(handles._scopes) == before
+    assert handles.open_count() == before
 
 
 def test_closing_empties_the_scope_and_refuses_more(scope: handles.PrivateScope) -> None:
