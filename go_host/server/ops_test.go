@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The operational endpoints are tested on servers of their own (same runtime, same models as
@@ -503,5 +505,19 @@ func TestStartAnswers503UntilTheLoadedServerTakesOver(t *testing.T) {
 	}
 	if _, err := h1.Get(s.url + "/v1/api/ready"); err == nil {
 		t.Fatal("the drained server still accepts connections")
+	}
+}
+
+func TestMetricNamesPassPromlint(t *testing.T) {
+	s := startOps(t, OpsSettings{}, nil)
+	data(t, s.send(t, http.MethodPost, "/v1/api/model/sli/eval", `{"sa":"lint","sl":"lint"}`))
+	problems, err := testutil.GatherAndLint(s.ops.metrics.registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "mlbridge_") {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
 	}
 }
