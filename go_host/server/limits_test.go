@@ -20,10 +20,16 @@ def opstest_slow(items):
     return [[0, [{"y": 1} for _ in rows]] for rows, _keys in items]
 `
 
+var (
+	slowModelOnce sync.Once // loaded once per process (go test -count=N)
+	slowModelErr  error
+)
+
 func TestPastItsDeadlineARequestGets503AndIsNeverEvaluated(t *testing.T) {
 	needServer(t)
-	if err := metacall.LoadFromMemory("py", slowModelScript); err != nil {
-		t.Fatal(err)
+	slowModelOnce.Do(func() { slowModelErr = metacall.LoadFromMemory("py", slowModelScript) })
+	if slowModelErr != nil {
+		t.Fatal(slowModelErr)
 	}
 	d := *testServer.Description()
 	d.Endpoint.WriteTimeoutMs = 400
