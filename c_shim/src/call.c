@@ -139,6 +139,10 @@ static int refresh_from(struct mlb_function *f, PyObject *table)
    its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
 static int refresh(struct mlb_function *f)
 {
+	if (f->owner == Py_None) { /* its private handle was cleared (mlb_function_close) */
+		PyErr_Format(PyExc_LookupError, "function not found: '%s' (its handle was cleared)", f->name);
+		return -1;
+	}
 	if (f->owner != NULL) { /* a private handle's function (handle.c): its scope's table */
 		PyObject *scope_table = PyObject_GetAttr(f->owner, mlb_py.s_table);
 		int rc = scope_table ? refresh_from(f, scope_table) : -1;
@@ -251,6 +255,23 @@ struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size
 		return NULL;
 	}
 	return f;
+}
+
+void mlb_function_close(struct mlb_function *f)
+{
+	/* A call in flight holds its own references to the entry and callable (mlb_invoke). */
+	PyObject *entry = f->entry, *callable = f->callable, *owner = f->owner;
+	Py_buffer counts = f->counts;
+	f->entry = NULL;
+	f->callable = NULL;
+	memset(&f->counts, 0, sizeof(f->counts));
+	Py_INCREF(Py_None);
+	f->owner = Py_None;
+	if (entry != NULL)
+		PyBuffer_Release(&counts);
+	Py_XDECREF(entry);
+	Py_XDECREF(callable);
+	Py_XDECREF(owner);
 }
 
 struct mlb_function *mlb_function_check(void *func)

@@ -102,6 +102,11 @@ void mlb_args_clear(struct mlb_args *a);
    owner's table (a bridge.handles.PrivateScope) instead of the global one; not cached by name
    and never freed (the caller keeps it); NULL with a Python exception set. */
 struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size_t length);
+/* Under the GIL: f's handle was cleared; f lets go of what it read from the handle (the
+   Function, and with it the script's module) and answers LookupError from now on. */
+void mlb_function_close(struct mlb_function *f);
+/* metacall_destroy cleared every private handle (handle.c; takes the GIL). */
+void mlb_handles_forget(void);
 /* func as a function handle of ours, or NULL. */
 struct mlb_function *mlb_function_check(void *func);
 /* Under the GIL: the bridge Function now behind f (a new reference), or NULL with an exception

@@ -19,13 +19,16 @@ struct handle_function {
 	struct mlb_function *f;
 };
 
-/* A private handle. Never freed, so that any pointer a host passes can be checked; closing
-   it (metacall_clear, metacall_destroy) empties its scope, and calls through it then fail. */
+/* A private handle. The struct is never freed (a few bytes), so that any pointer a host
+   passes can be checked; clearing it (metacall_clear, metacall_destroy) lets go of its scope
+   and of everything its functions read from it, and calls through it then fail. */
 struct mlb_handle {
 	struct mlb_handle *next;
-	PyObject *scope;                   /* a bridge.handles.PrivateScope */
+	PyObject *scope;                   /* a bridge.handles.PrivateScope; NULL once cleared */
 	struct handle_function *functions; /* under the GIL */
 };
+
+static const char *const cleared = "this handle was cleared (metacall_clear or metacall_destroy)";
 
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mlb_handle *handles; /* every handle made, newest first, under handles_lock */
@@ -111,6 +114,10 @@ static PyObject *load_scope(struct mlb_handle *into, const char *tag, const char
 	const struct mlb_extra *x = mlb_extra();
 	if (x == NULL)
 		return NULL;
+	if (into != NULL && into->scope == NULL) {
+		PyErr_SetString(PyExc_LookupError, cleared);
+		return NULL;
+	}
 	if (size > (size_t)PY_SSIZE_T_MAX || count > (size_t)PY_SSIZE_T_MAX)
 		return PyErr_NoMemory();
 	PyObject *source = paths ? PyList_New((Py_ssize_t)count) : PyBytes_FromStringAndSize(buffer, (Py_ssize_t)size);
@@ -170,6 +177,10 @@ int mlb_handle_load(const char *tag, const char *paths[], size_t count, const ch
    when h has no such function (any more). */
 static struct mlb_function *handle_function(struct mlb_handle *h, const char *name)
 {
+	if (h->scope == NULL) {
+		PyErr_Format(PyExc_LookupError, "function not found: '%s' (%s)", name, cleared);
+		return NULL;
+	}
 	for (struct handle_function *known = h->functions; known != NULL; known = known->next) {
 		if (strcmp(known->name, name) == 0) {
 			PyObject *entry = mlb_function_entry(known->f); /* still loaded? */
@@ -259,7 +270,9 @@ void *metacall_handle_export(void *handle)
 	void *map = NULL;
 	int taken = mlb_gil_take();
 	const struct mlb_extra *x = mlb_extra();
-	PyObject *names = x ? PyObject_CallOneArg(x->export_names, h->scope) : NULL;
+	if (x != NULL && h->scope == NULL)
+		PyErr_SetString(PyExc_LookupError, cleared);
+	PyObject *names = x && h->scope ? PyObject_CallOneArg(x->export_names, h->scope) : NULL;
 	if (names != NULL && !PyList_Check(names)) {
 		PyErr_SetString(PyExc_TypeError, "bridge._cabi.handle_export did not return a list");
 		Py_CLEAR(names);
@@ -274,6 +287,14 @@ void *metacall_handle_export(void *handle)
 	return map;
 }
 
+/* Under the GIL: h lets go of its scope (closed already) and its functions of what they read. */
+static void let_go(struct mlb_handle *h)
+{
+	for (struct handle_function *known = h->functions; known != NULL; known = known->next)
+		mlb_function_close(known->f);
+	Py_CLEAR(h->scope);
+}
+
 int metacall_clear(void *handle)
 {
 	struct mlb_handle *h = checked_handle(handle, "metacall_clear");
@@ -281,11 +302,28 @@ int metacall_clear(void *handle)
 		return 1;
 	int taken = mlb_gil_take();
 	const struct mlb_extra *x = mlb_extra();
-	PyObject *closed = x ? PyObject_CallOneArg(x->close, h->scope) : NULL;
+	if (x != NULL && h->scope == NULL)
+		PyErr_SetString(PyExc_LookupError, cleared);
+	PyObject *closed = x && h->scope ? PyObject_CallOneArg(x->close, h->scope) : NULL;
 	if (closed == NULL)
 		mlb_record_pyerr();
+	else
+		let_go(h);
 	Py_XDECREF(closed);
 	mlb_gil_give(taken);
 	mlb_leave_call();
 	return closed == NULL;
+}
+
+void mlb_handles_forget(void)
+{
+	pthread_mutex_lock(&handles_lock);
+	struct mlb_handle *first = handles; /* nodes are only prepended, never freed */
+	pthread_mutex_unlock(&handles_lock);
+	if (first == NULL)
+		return;
+	int taken = mlb_gil_take();
+	for (struct mlb_handle *h = first; h != NULL; h = h->next)
+		let_go(h);
+	mlb_gil_give(taken);
 }

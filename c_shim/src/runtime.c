@@ -209,5 +209,6 @@ void mlbridge_destroy(long timeout_ms)
 		nanosleep(&tick, NULL);
 	atomic_fetch_add(&mlb_generation, 1);
 	(void)mlbridge_py_clear();
+	mlb_handles_forget(); /* the C side of the private handles that clear closed */
 	pthread_mutex_unlock(&lifecycle_lock);
 }

@@ -21,7 +21,11 @@ static const char global_script[] =
 	"async def later_global(x):\n"
 	"    return x\n"
 	"def which():\n"
-	"    return 'global'\n";
+	"    return 'global'\n"
+	"def released():\n"
+	"    import builtins, gc\n"
+	"    gc.collect()\n"
+	"    return ''.join(sorted(getattr(builtins, 'mlbridge_released', [])))\n";
 
 static char script_path[4096];
 
@@ -299,7 +303,10 @@ static void inspect_with(void *allocator)
 static void clear_and_destroy(void *a, void *b, void *allocator)
 {
 	char text[64];
+	CHECK(strcmp(string_of(metacallv_s("released", metacall_null_args, 0), text, sizeof(text)), "") == 0);
 	CHECK(metacall_clear(b) == 0);
+	/* What b's load held is released (b's function handles let go of it too), a's is not. */
+	CHECK(strcmp(string_of(metacallv_s("released", metacall_null_args, 0), text, sizeof(text)), "b") == 0);
 	void *r = metacallhv_s(b, "which", metacall_null_args, 0);
 	CHECK(is_error(r, "LookupError", "which"));
 	metacall_value_destroy(r);
@@ -335,6 +342,9 @@ static void clear_and_destroy(void *a, void *b, void *allocator)
 	void *again = a;
 	static const char more[] = "def extra():\n    return 7\n";
 	CHECK(metacall_load_from_memory("py", more, sizeof(more), &again) != 0);
+	/* destroy released what a's loads held */
+	REQUIRE(metacall_load_from_memory("py", global_script, sizeof(global_script), NULL) == 0);
+	CHECK(strcmp(string_of(metacallv_s("released", metacall_null_args, 0), text, sizeof(text)), "ab") == 0);
 	metacall_destroy();
 }
 
