@@ -6,6 +6,7 @@
  * table instead of the global one.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,13 +26,16 @@ struct handle_function {
 struct mlb_handle {
 	struct mlb_handle *next;
 	PyObject *scope;                   /* a bridge.handles.PrivateScope; NULL once cleared */
-	struct handle_function *functions; /* under the GIL */
+	/* Prepended under the GIL with a release store, never removed: read without the GIL. */
+	struct handle_function *_Atomic functions;
 };
 
 static const char *const cleared = "this handle was cleared (metacall_clear or metacall_destroy)";
 
+/* Every handle made, newest first: prepended under handles_lock with a release store, never
+   removed, so readers walk it without the lock. */
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mlb_handle *handles; /* every handle made, newest first, under handles_lock */
+static struct mlb_handle *_Atomic handles;
 
 static struct mlb_extra extra;
 static int extra_ready; /* under the GIL */
@@ -77,12 +81,20 @@ void *mlb_last_error_throwable(void)
    pointer value may be passed. */
 static struct mlb_handle *find_handle(void *h)
 {
-	pthread_mutex_lock(&handles_lock);
-	struct mlb_handle *found = handles;
+	struct mlb_handle *found = atomic_load_explicit(&handles, memory_order_acquire);
 	while (found != NULL && (void *)found != h)
 		found = found->next;
-	pthread_mutex_unlock(&handles_lock);
 	return found;
+}
+
+/* h's function handle for name if it was looked up before, else NULL; without the GIL (whether
+   it is still loaded is checked by the call). */
+static struct mlb_function *find_known(struct mlb_handle *h, const char *name)
+{
+	struct handle_function *known = atomic_load_explicit(&h->functions, memory_order_acquire);
+	while (known != NULL && strcmp(known->name, name) != 0)
+		known = known->next;
+	return known ? known->f : NULL;
 }
 
 static struct mlb_handle *checked_handle(void *h, const char *who)
@@ -165,8 +177,8 @@ int mlb_handle_load(const char *tag, const char *paths[], size_t count, const ch
 	mlb_gil_give(taken);
 	if (made != NULL) {
 		pthread_mutex_lock(&handles_lock);
-		made->next = handles;
-		handles = made;
+		made->next = atomic_load_explicit(&handles, memory_order_relaxed);
+		atomic_store_explicit(&handles, made, memory_order_release);
 		pthread_mutex_unlock(&handles_lock);
 		*handle = made;
 	}
@@ -181,7 +193,7 @@ static struct mlb_function *handle_function(struct mlb_handle *h, const char *na
 		PyErr_Format(PyExc_LookupError, "function not found: '%s' (%s)", name, cleared);
 		return NULL;
 	}
-	for (struct handle_function *known = h->functions; known != NULL; known = known->next) {
+	for (struct handle_function *known = atomic_load(&h->functions); known != NULL; known = known->next) {
 		if (strcmp(known->name, name) == 0) {
 			PyObject *entry = mlb_function_entry(known->f); /* still loaded? */
 			if (entry == NULL)
@@ -202,8 +214,8 @@ static struct mlb_function *handle_function(struct mlb_handle *h, const char *na
 	}
 	known->name = copy;
 	known->f = f;
-	known->next = h->functions;
-	h->functions = known;
+	known->next = atomic_load_explicit(&h->functions, memory_order_relaxed);
+	atomic_store_explicit(&h->functions, known, memory_order_release);
 	return f;
 }
 
@@ -229,7 +241,11 @@ void *metacall_handle_function(void *handle, const char *name)
 
 void *metacallhv_s(void *handle, const char *name, void *args[], size_t size)
 {
-	void *f = metacall_handle_function(handle, name);
+	/* A function called before needs no GIL to find: one crossing, as metacallv_s. */
+	struct mlb_handle *h = name ? find_handle(handle) : NULL;
+	void *f = h ? find_known(h, name) : NULL;
+	if (f == NULL)
+		f = metacall_handle_function(handle, name);
 	return f ? metacallfv_s(f, args, size) : mlb_last_error_throwable();
 }
 
@@ -290,7 +306,7 @@ void *metacall_handle_export(void *handle)
 /* Under the GIL: h lets go of its scope (closed already) and its functions of what they read. */
 static void let_go(struct mlb_handle *h)
 {
-	for (struct handle_function *known = h->functions; known != NULL; known = known->next)
+	for (struct handle_function *known = atomic_load(&h->functions); known != NULL; known = known->next)
 		mlb_function_close(known->f);
 	Py_CLEAR(h->scope);
 }
@@ -317,9 +333,7 @@ int metacall_clear(void *handle)
 
 void mlb_handles_forget(void)
 {
-	pthread_mutex_lock(&handles_lock);
-	struct mlb_handle *first = handles; /* nodes are only prepended, never freed */
-	pthread_mutex_unlock(&handles_lock);
+	struct mlb_handle *first = atomic_load_explicit(&handles, memory_order_acquire);
 	if (first == NULL)
 		return;
 	int taken = mlb_gil_take();
