@@ -1,7 +1,6 @@
 /*
  * convert.c: values <-> Python objects with the CPython API, as MetaCall's Python loader maps
- * them: bool<->BOOL, int<->LONG (CHAR/SHORT/INT come in as int), float<->DOUBLE (FLOAT comes in
- * as float), str<->STRING, bytes<->BUFFER, list/tuple<->ARRAY, dict<->MAP, None<->NULL.
+ * them (bool<->BOOL, int<->LONG, ...; the one table for every host is docs/values.md).
  * Anything with a .tolist() (numpy scalars and arrays) becomes the plain value of its list.
  * A dict result whose keys are not all str is an error (a TypeError naming the key), never a
  * MAP with other keys: MetaCall's programs (the upstream Go port) read every MAP key as a string.

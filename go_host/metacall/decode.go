@@ -10,18 +10,8 @@ import (
 // Runtime values to Go. The shim encodes the Python result straight into a tape (see
 // c_shim/include/metacall/mlbridge.h); decoding it here is plain Go with no further cgo
 // crossings.
-//
-//	NULL                          nil
-//	BOOL                          bool
-//	CHAR, SHORT, INT, LONG        int64
-//	FLOAT, DOUBLE                 float64
-//	STRING                        string (embedded NULs kept)
-//	BUFFER                        []byte
-//	ARRAY                         []interface{}
-//	MAP                           map[string]interface{} (a dict with a key that is not a str
-//	                              is refused by the runtime: a *PythonError, TypeError, naming it)
-//	THROWABLE, EXCEPTION          *PythonError (as the call's error)
-//	anything else                 *ResultError naming the MetaCall type
+// What each value becomes in Go: docs/values.md, the one table for every host; a THROWABLE
+// is the call's *PythonError, any other type a *ResultError naming it.
 
 // valueTypeNames are the MetaCall value ids, for messages.
 var valueTypeNames = [...]string{

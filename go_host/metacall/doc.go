@@ -26,17 +26,11 @@
 //
 // # Values
 //
-// Arguments: nil → NULL; bool → BOOL; every integer kind → LONG (64-bit; unsigned values above
-// math.MaxInt64 are an error); float32 → FLOAT; float64 → DOUBLE; string → STRING; []byte →
-// BUFFER; other slices and arrays → ARRAY; maps with string, integer, float or bool keys → MAP;
-// structs → MAP of their exported fields named as encoding/json names them (json tags,
-// "-", omitempty, embedded structs flattened); pointers and interfaces → what they hold.
-// Channels, functions, complex numbers and structs with no exported fields are errors.
-//
-// Results: NULL → nil; BOOL → bool; CHAR, SHORT, INT, LONG → int64; FLOAT, DOUBLE → float64;
-// STRING → string; BUFFER → []byte; ARRAY → []interface{}; MAP → map[string]interface{}.
-// A dict whose keys are not all str is not converted: the call fails with a *PythonError
-// (TypeError) naming the key and its type, e.g. "dict key 1 (int) is not a string".
+// Arguments: nil, bool, every integer kind, float32/float64, string, []byte, slices, arrays,
+// maps with string, integer, float or bool keys, structs (their exported fields, named as
+// encoding/json names them) and pointers to these. Results: nil, bool, int64, float64,
+// string, []byte, []interface{}, map[string]interface{}. The full table for every host, and
+// what is refused with which error, is docs/values.md in the repository.
 //
 // # Linking
 //

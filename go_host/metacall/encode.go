@@ -13,19 +13,8 @@ import (
 // Go to runtime values. The arguments are written into a flat tape (its format is in
 // c_shim/include/metacall/mlbridge.h) that the shim turns straight into Python objects inside
 // the same cgo call that makes the call.
-//
-//	nil, nil pointer/slice/map/interface   NULL
-//	bool                                   BOOL
-//	int, int8…int64, uint…uint64, uintptr  LONG (64-bit; unsigned values above MaxInt64 fail)
-//	float32                                FLOAT
-//	float64                                DOUBLE
-//	string                                 STRING (bytes as given, NULs kept)
-//	[]byte (any slice of a byte kind)      BUFFER
-//	other slices, arrays                   ARRAY
-//	maps                                   MAP (keys: strings, integers, floats, bools)
-//	structs                                MAP of exported fields, named by their json tags
-//	pointers                               the value they point to
-//	anything else                          an *ArgumentError naming the argument
+// What each Go type becomes (and what is an *ArgumentError): docs/values.md, the one table
+// for every host.
 
 // maxDepth bounds nesting, so a cyclic structure fails instead of growing the tape forever.
 const maxDepth = 200
