@@ -11,6 +11,10 @@ path costs one dict access and no lock. Loads run without a lock (a script that 
 loads blocks only its own caller); a finished load is registered in one short critical section,
 all or nothing. :meth:`Runtime.clear` never waits for a load in progress: such a load is
 refused when it finishes, and the loader releases what it opened.
+
+Over 400 lines because :class:`Runtime` is one piece of state: the table, the loaders, the
+event loop for async functions and the lock that loads, calls and :meth:`Runtime.clear` share;
+split across modules, that lock's rules would be too.
 """
 
 from __future__ import annotations

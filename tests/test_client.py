@@ -2,7 +2,8 @@
 
 Real servers, ours and viant/mly's, are in test_client_servers.py; this file covers what a real
 server cannot be made to do on demand (wrong row counts, a dictionary hash that changes under a
-running client, hosts that refuse connections).
+running client, hosts that refuse connections). Over 400 lines because it is the client's
+whole contract against one fake server, one short test per rule.
 """
 
 from __future__ import annotations

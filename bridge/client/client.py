@@ -16,6 +16,10 @@ Fetched rows are stored in local memory only: the server writes L1 and L2 itself
 A response whose ``dictHash`` differs from the client's dictionary triggers one reload of the
 dictionary (one at a time); its rows are returned but not stored, since their keys were built
 with the old vocabulary, and entries stored under the old hash read as misses afterwards.
+
+Over 400 lines because every call has a synchronous and an asynchronous twin (``run`` and
+``arun``, ``eval`` and ``aeval``) sharing the private call state (``_Call``, ``_State``): they
+stay side by side so that they stay the same.
 """
 
 from __future__ import annotations

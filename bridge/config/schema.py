@@ -8,6 +8,9 @@ the defaults are the dataclasses' in :mod:`bridge.config.model`.
 Unlike mly, a key that is neither ours nor mly's is an error: a typo (``TimeToLiveMS`` is fine,
 ``TimeToLifeMs`` is not) would otherwise silently fall back to a default. mly keys we accept but
 do not implement are listed per section in ``_IGNORED``.
+
+Over 400 lines because it is the whole schema, one small function per section, so that what a
+configuration may hold reads top to bottom in one place.
 """
 
 from __future__ import annotations

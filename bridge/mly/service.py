@@ -4,6 +4,9 @@
 evaluates only the misses in one model call, stores them, and answers in input order.
 Concurrent misses on one key are evaluated once (:class:`bridge.cache.Group`). The cache never
 fails a prediction: a datastore that is down costs misses (see :class:`bridge.cache.Breaker`).
+
+Over 400 lines because the serving path (keys, tiers, single-flight, the model call) and hot
+reload's swap share :class:`ModelVersion`, which a call reads once: they stay in one class.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
  * call.c: function handles (the one name cache of every host) and the core call routine that
  * metacallfv_s, metacallv_s, metacallfv_await_struct_s and the Go tape call (tape.c) share.
  * All in C with the CPython API: no Python code runs between the host and the function.
+ * Over 400 lines because the handle cache, the synchronous call and the await path share
+ * struct mlb_function and its refresh (counters, table epoch), which stay private to this file.
  */
 #include <pthread.h>
 #include <stdatomic.h>

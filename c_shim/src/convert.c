@@ -7,6 +7,8 @@
  *
  * The Python -> host direction is one walker (mlb_export) over a sink, so MetaCall values and
  * the Go tape (tape.c) follow the same rules. Runs with the GIL held.
+ * Over 400 lines because both directions of one mapping and the MetaCall sink are kept side by
+ * side, each rule next to its inverse.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,7 @@
+// The Batcher's contract without Python: one test per rule (when a batch goes, splitting,
+// order, cancellation, a full queue, Close, errors, concurrency). Over 400 lines because every
+// rule is checked against the same recorder and helpers.
+
 package batcher
 
 import (

@@ -1,3 +1,8 @@
+// The cross-host conformance table (tests/conformance/cases.json) through Go's Call,
+// CallContext and Await, once and from many goroutines. Over 400 lines because reading the
+// table's notation into Go values and matching answers against it are most of it, and serve
+// only this runner.
+
 package conformance
 
 import (

@@ -1,3 +1,7 @@
+// The Go argument encoder under go test -fuzz (FuzzCallRoundTrip, below). Over 400 lines
+// because the value generator and the model of the conversion rules it checks against must
+// agree with each other, so they are kept together.
+
 package metacall
 
 import (
@@ -15,7 +19,7 @@ import (
 // bound, maps with keys of every kind and keys equal in Python, strings with NULs and invalid
 // UTF-8, integers at the 64-bit limits, NaN and infinities, byte slices, typed slices,
 // pointers), calls the runtime's echo with them, and checks the answer against a model of the
-// conversion rules (doc.go): either the error the model predicts or a faithful round trip.
+// conversion rules (docs/values.md): either the error the model predicts or a faithful round trip.
 // A panic, a crash, a wrong value or an error of another kind is a finding.
 //
 // `go test` replays the seeds below and the committed corpus in testdata/fuzz/; `make fuzz`

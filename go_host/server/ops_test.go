@@ -1,3 +1,8 @@
+// The ops endpoints on a real listener: health and readiness, the Prometheus scrape, mly's
+// operations JSON, token and subnet refusals, TLS, profiles and the start-up 503. Over 400
+// lines because every test shares one ops server harness (startOps, send) with its own
+// settings; one file per endpoint would scatter the access rules they all check.
+
 package server
 
 import (

@@ -5,6 +5,8 @@
  * metacallhv_s (the script loaded again into a private handle), async cases also with
  * metacallfv_await_struct_s, and each answer is checked against the table; so are the
  * function's counters (metacallv_s) and metacall_function_async.
+ * Over 400 lines because it is one ctest program: reading the table's notation into MetaCall
+ * values and checking answers against it are most of it, and serve only this runner.
  */
 #include <errno.h>
 #include <math.h>
