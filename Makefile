@@ -161,8 +161,8 @@ fuzz-tools:
 fuzz-c: venv fuzz-tools
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DMLBRIDGE_FUZZ=ON -DMLBRIDGE_ASAN=OFF \
 	  -DPython3_EXECUTABLE=$(abspath $(PY)) >/dev/null
-	cmake --build $(FUZZ_BUILD) -j2 --target fuzz_values fuzz_convert
-	@for t in values convert; do \
+	cmake --build $(FUZZ_BUILD) -j2 --target fuzz_values fuzz_convert fuzz_handles
+	@for t in values convert handles; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
 	  echo "== libFuzzer: $$t, $(FUZZ_SECONDS) s =="; \
 	  PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0 $(FUZZ_BUILD)/fuzz-bin/fuzz_$$t \

@@ -1,10 +1,11 @@
-# c_shim/fuzz: libFuzzer targets over the C value API and the call path's conversions.
+# c_shim/fuzz: libFuzzer targets over the C value API, the call path's conversions and the
+# private handles.
 # Included by the root CMakeLists.txt (it uses mlbridge_shim, STRICT_C_FLAGS and ASAN_FLAGS).
 #  - Always (with MLBRIDGE_ASAN): each target linked with replay.c instead of libFuzzer, and a
 #    ctest that replays the committed corpus under ASan (make test).
 #  - With -DMLBRIDGE_FUZZ=ON and clang: the libFuzzer binaries (make fuzz).
 set(FUZZ_DIR "${SHIM_DIR}/fuzz")
-set(FUZZ_TARGETS values convert)
+set(FUZZ_TARGETS values convert handles)
 option(MLBRIDGE_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
 
 if(MLBRIDGE_FUZZ)

@@ -1,4 +1,5 @@
-"""Write the seed corpus of the C fuzz targets (``corpus/values`` and ``corpus/convert``).
+"""Write the seed corpus of the C fuzz targets (``corpus/values``, ``corpus/convert`` and
+``corpus/handles``).
 
 Each seed is a program in the byte language of ``fuzz_input.h``: an opcode byte, then its
 payload (big-endian integers, 2-byte lengths). The convert target reads one more byte first:
@@ -62,6 +63,79 @@ VALUES: dict[str, bytes] = {
 }
 
 
+# fuzz_handles: operations (low 3 bits; the slot in the next bits) on up to four handles.
+LOAD, LOAD_INTO, CALL, LOOKUP, EXPORT, CLEAR, INSPECT, GLOBAL_CALL = range(8)
+
+
+def name(text: bytes) -> bytes:
+    """A raw name (any bytes) for CALL, LOOKUP and GLOBAL_CALL."""
+    return bytes([len(text)]) + text
+
+
+def script(*names: bytes, tag: int = 0, nul: bool = True) -> bytes:
+    """A LOAD payload: the tag's index, then each function name in the template's alphabet
+    (a byte per letter: a-z = 0-25, '_' = 26, digits = 27-36, 0xfe 'é', 0xff not UTF-8)."""
+    body = bytes([tag, len(names) - 1])
+    for n in names:
+        body += bytes([len(n) - 1]) + n
+    return body + bytes([1 if nul else 0])
+
+
+HANDLES: dict[str, bytes] = {
+    # two handles with the same names, called, exported, inspected, cleared
+    "two_handles": bytes([LOAD])
+    + script(b"\x00\x01", b"\x02")
+    + bytes([LOAD | 8])
+    + script(b"\x00\x01")
+    + bytes([CALL])
+    + name(b"ab")
+    + bytes([CALL | 8])
+    + name(b"ab")
+    + bytes([LOOKUP])
+    + name(b"c")
+    + bytes([EXPORT])
+    + bytes([INSPECT])
+    + bytes([CLEAR | 8])
+    + bytes([CALL | 8])
+    + name(b"ab")
+    + bytes([EXPORT | 8]),
+    # more loads into one handle: a new name, then a taken one
+    "load_into": bytes([LOAD])
+    + script(b"\x00")
+    + bytes([LOAD_INTO])
+    + script(b"\x01")
+    + bytes([LOAD_INTO])
+    + script(b"\x00")
+    + bytes([EXPORT]),
+    # loads that fail: a digit first, a byte that is not UTF-8, unknown and undecodable tags
+    "bad_loads": bytes([LOAD])
+    + script(b"\x1b")
+    + bytes([LOAD])
+    + script(b"\x00\xff")
+    + bytes([LOAD])
+    + script(b"\x00", tag=4)
+    + bytes([LOAD])
+    + script(b"\x00", tag=5)
+    + bytes([LOAD])
+    + script(b"\x00\xfe", nul=False)
+    + bytes([CALL])
+    + name(b"a\xc3\xa9"),
+    # names that are not names: NUL inside, invalid UTF-8, empty; no handle at all
+    "odd_names": bytes([CALL])
+    + name(b"")
+    + bytes([LOOKUP])
+    + name(b"\xff\xfe")
+    + bytes([GLOBAL_CALL])
+    + name(b"ok\x00tail")
+    + bytes([GLOBAL_CALL])
+    + name(b"ok")
+    + bytes([LOAD])
+    + script(b"\x0e\x0a")
+    + bytes([CALL])
+    + name(b"ok\x00x"),
+}
+
+
 def main() -> None:
     for target, prefix in (("values", b""), ("convert", b"\x04")):
         folder = HERE / "corpus" / target
@@ -72,6 +146,11 @@ def main() -> None:
         if target == "convert":
             (folder / "seed_no_arguments").write_bytes(b"\x00")
             (folder / "seed_one_nested").write_bytes(b"\x01" + nest(300, array(long(7))))
+
+    folder = HERE / "corpus" / "handles"
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed, program in HANDLES.items():
+        (folder / f"seed_{seed}").write_bytes(program)
 
 
 if __name__ == "__main__":
