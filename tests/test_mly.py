@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,12 +10,8 @@ import bridge
 from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from support.data import ROOT
-from support.mly import WINE_ROW, cached_model_config, colour_model, write_config
+from support.mly import WINE_ROW, cached_model_config, colour_model, example_config, write_config
 from support.redis_server import RedisServer
-from support.speed import SpeedGoal, interleaved_ratio
-
-EXAMPLES = ROOT / "examples"
 
 
 def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
@@ -152,25 +146,6 @@ Datastores: [{{ID: mem, Cache: {{SizeMB: 1}}}}]
     assert runtime.call("colour.eval", {"colour": "red"}) is not None
 
 
-def _example(name: str, model: Path, tmp_path: Path, **replace: str) -> Path:
-    text = (EXAMPLES / name).read_text()
-    text = text.replace("../build/models/wine-quality", str(model))
-    for old, new in replace.items():
-        text = re.sub(old, new, text)
-    return write_config(tmp_path, text, name)
-
-
-@pytest.fixture
-def wine(runtime: Runtime, quality_model: Path, tmp_path: Path) -> Runtime:
-    """``runtime`` serving the wine quality example and ``wine_uncached`` (no datastore)."""
-    runtime.load_from_file("mly", [_example("wine_quality.yaml", quality_model, tmp_path)])
-    uncached = write_config(
-        tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
-    )
-    runtime.load_from_file("mly", [uncached])
-    return runtime
-
-
 def test_wine_quality_serves_points_and_caches_by_dictionary_key(
     wine: Runtime, mly_loader: MlyLoader
 ) -> None:
@@ -191,69 +166,6 @@ def test_wine_quality_serves_points_and_caches_by_dictionary_key(
     assert batch == [points, batch[1], points] and batch[1] != points
 
 
-def test_benchmark_memory_hit_is_100x_faster_than_uncached(
-    wine: Runtime, benchmark: Any, speed_goal: SpeedGoal
-) -> None:
-    runtime = wine
-    runtime.call("wine_quality.eval", WINE_ROW)
-    uncached, hit, ratio = interleaved_ratio(
-        lambda: runtime.call("wine_uncached.eval", WINE_ROW),
-        50,
-        lambda: runtime.call("wine_quality.eval", WINE_ROW),
-        2000,
-    )
-    print(
-        f"\nwine_quality.eval: uncached {uncached * 1e6:.0f} us, memory hit {hit * 1e6:.2f} us, "
-        f"{ratio:.0f}x"
-    )
-    benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
-    benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
-    speed_goal(ratio, at_least=100, what="memory hit vs uncached wine_quality.eval")
-
-
-def test_benchmark_redis_server_hit_is_10x_faster_than_uncached(
-    runtime: Runtime,
-    mly_loader: MlyLoader,
-    quality_model: Path,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    benchmark: Any,
-    speed_goal: SpeedGoal,
-) -> None:
-    # The example as shipped, minus the memory tier, pointed at the test's server.
-    config = _example(
-        "wine_quality_redis.yaml",
-        quality_model,
-        tmp_path,
-        **{
-            r"Port: 6379": f"Port: {redis_server.port}",
-            r"    Cache:\n      SizeMB: 16\n": "",
-        },
-    )
-    runtime.load_from_file("mly", [config])
-    uncached_cfg = write_config(
-        tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
-    )
-    runtime.load_from_file("mly", [uncached_cfg])
-    runtime.call("wine_quality.eval", WINE_ROW)
-    mly_loader.flush()
-    uncached, hit, ratio = interleaved_ratio(
-        lambda: runtime.call("wine_uncached.eval", WINE_ROW),
-        50,
-        lambda: runtime.call("wine_quality.eval", WINE_ROW),
-        300,
-    )
-    print(
-        f"\nwine_quality.eval: uncached {uncached * 1e6:.0f} us, Redis L1 hit {hit * 1e6:.1f} us, "
-        f"{ratio:.1f}x"
-    )
-    snap = mly_loader.snapshot()["datastores"]["wine_quality_cache"]
-    assert snap["l1_hits"] >= 1500 and "local" not in snap["tiers"]
-    benchmark.extra_info.update(uncached_us=uncached * 1e6, hit_us=hit * 1e6, ratio=ratio)
-    benchmark(runtime.call, "wine_quality.eval", WINE_ROW)
-    speed_goal(ratio, at_least=10, what="Redis L1 hit vs uncached wine_quality.eval")
-
-
 def test_redis_server_is_shared_between_loads_and_survives_a_restart(
     runtime: Runtime,
     mly_loader: MlyLoader,
@@ -261,7 +173,7 @@ def test_redis_server_is_shared_between_loads_and_survives_a_restart(
     tmp_path: Path,
     redis_server: RedisServer,
 ) -> None:
-    config = _example(
+    config = example_config(
         "wine_quality_redis.yaml",
         quality_model,
         tmp_path,

@@ -4,14 +4,17 @@
   to load through the runtime and read the loader's services and counters).
 - ``quality_model``: the wine quality SavedModel, trained once per session into pytest's temp
   dir with few epochs.
-- ``write_config``, ``cached_model_config``, ``colour_model``, ``swap_in`` and ``WINE_ROW``:
-  plain helpers, imported.
+- ``wine``: the ``runtime`` fixture serving ``examples/wine_quality.yaml`` on ``quality_model``
+  and the same model uncached as ``wine_uncached``.
+- ``write_config``, ``example_config``, ``cached_model_config``, ``colour_model``, ``swap_in``
+  and ``WINE_ROW``: plain helpers, imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -20,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from bridge.mly import MlyLoader
+from bridge.runtime import Runtime
+from support.data import ROOT
 
 WINE_ROW = {
     "country": "Italy",
@@ -50,6 +55,27 @@ def write_config(directory: Path, text: str, name: str = "config.yaml") -> Path:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def example_config(name: str, model: Path, directory: Path, **replace: str) -> Path:
+    """``examples/<name>`` written into ``directory``, on ``model``, with each regular
+    expression in ``replace`` substituted."""
+    text = (ROOT / "examples" / name).read_text()
+    text = text.replace("../build/models/wine-quality", str(model))
+    for old, new in replace.items():
+        text = re.sub(old, new, text)
+    return write_config(directory, text, name)
+
+
+@pytest.fixture
+def wine(runtime: Runtime, quality_model: Path, tmp_path: Path) -> Runtime:
+    """``runtime`` serving the wine quality example and ``wine_uncached`` (no datastore)."""
+    runtime.load_from_file("mly", [example_config("wine_quality.yaml", quality_model, tmp_path)])
+    uncached = write_config(
+        tmp_path, f"Models: [{{ID: wine_uncached, URL: {quality_model}}}]", "uncached.yaml"
+    )
+    runtime.load_from_file("mly", [uncached])
+    return runtime
 
 
 def cached_model_config(directory: Path, mly_models: Path, model_id: str = "sli") -> Path:
