@@ -10,7 +10,13 @@ import bridge
 from bridge.errors import DuplicateFunctionError, LoadError
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from support.mly import WINE_ROW, cached_model_config, colour_model, example_config, write_config
+from support.mly import (
+    WINE_ROW,
+    cached_model_config,
+    colour_model,
+    redis_example_config,
+    write_config,
+)
 from support.redis_server import RedisServer
 
 
@@ -173,12 +179,11 @@ def test_redis_server_is_shared_between_loads_and_survives_a_restart(
     tmp_path: Path,
     redis_server: RedisServer,
 ) -> None:
-    config = example_config(
-        "wine_quality_redis.yaml",
+    config = redis_example_config(
         quality_model,
         tmp_path,
+        redis_server.port,
         **{
-            r"Port: 6379": f"Port: {redis_server.port}",
             r"BackoffMs: \d+": "",
             r"Socket: 100}": "Socket: 100}\n    BackoffMs: 100",
         },

@@ -12,7 +12,7 @@ from typing import Any
 
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
-from support.mly import WINE_ROW, example_config, write_config
+from support.mly import WINE_ROW, redis_example_config, write_config
 from support.redis_server import RedisServer
 from support.speed import SpeedGoal, interleaved_ratio
 
@@ -47,14 +47,8 @@ def test_benchmark_redis_server_hit_is_10x_faster_than_uncached(
     speed_goal: SpeedGoal,
 ) -> None:
     # The example as shipped, minus the memory tier, pointed at the test's server.
-    config = example_config(
-        "wine_quality_redis.yaml",
-        quality_model,
-        tmp_path,
-        **{
-            r"Port: 6379": f"Port: {redis_server.port}",
-            r"    Cache:\n      SizeMB: 16\n": "",
-        },
+    config = redis_example_config(
+        quality_model, tmp_path, redis_server.port, **{r"    Cache:\n      SizeMB: 16\n": ""}
     )
     runtime.load_from_file("mly", [config])
     uncached_cfg = write_config(

@@ -6,7 +6,7 @@
   dir with few epochs.
 - ``wine``: the ``runtime`` fixture serving ``examples/wine_quality.yaml`` on ``quality_model``
   and the same model uncached as ``wine_uncached``.
-- ``write_config``, ``example_config``, ``cached_model_config``, ``colour_model``, ``swap_in``
+- ``write_config``, ``example_config``, ``redis_example_config``, ``cached_model_config``, ``colour_model``, ``swap_in``
   and ``WINE_ROW``: plain helpers, imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
@@ -65,6 +65,14 @@ def example_config(name: str, model: Path, directory: Path, **replace: str) -> P
     for old, new in replace.items():
         text = re.sub(old, new, text)
     return write_config(directory, text, name)
+
+
+def redis_example_config(model: Path, directory: Path, port: int, **replace: str) -> Path:
+    """``examples/wine_quality_redis.yaml`` (see :func:`example_config`) pointed at the Redis
+    server on ``port``."""
+    return example_config(
+        "wine_quality_redis.yaml", model, directory, **{r"Port: 6379": f"Port: {port}", **replace}
+    )
 
 
 @pytest.fixture
