@@ -6,8 +6,8 @@
   dir with few epochs.
 - ``wine``: the ``runtime`` fixture serving ``examples/wine_quality.yaml`` on ``quality_model``
   and the same model uncached as ``wine_uncached``.
-- ``write_config``, ``example_config``, ``redis_example_config``, ``cached_model_config``, ``colour_model``, ``swap_in``
-  and ``WINE_ROW``: plain helpers, imported.
+- ``write_config``, ``example_config``, ``redis_example_config``, ``cached_model_config``,
+  ``colour_model``, ``swap_in`` and ``WINE_ROW``: plain helpers, imported.
 
 mly's own fixture models are ``mly_models`` (:mod:`support.data`).
 """
