@@ -21,8 +21,7 @@ from support.redis_server import RedisServer
 
 
 def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
-    mly_models: Path,
-    tmp_path: Path,
+    bridge_runtime: Runtime, mly_loader: MlyLoader, mly_models: Path, tmp_path: Path
 ) -> None:
     config = cached_model_config(tmp_path, mly_models, "serving_sli")
     handle = bridge.load_from_file("mly", [str(config)])
@@ -32,7 +31,7 @@ def test_the_mly_fixture_answers_and_then_comes_from_the_cache(
     assert bridge.call(
         "serving_sli.process_batch", [{"sa": "zz", "sl": "a"}, {"sa": "a", "sl": "a"}]
     ) == [{"expand": 10}, {"expand": 25}]
-    service = bridge.mly.MLY.services["serving_sli"]
+    service = mly_loader.services["serving_sli"]
     assert service.counters.snapshot()["rows_evaluated"] == 2
     assert service.store is not None and service.store.snapshot()["local_hits"] == 2
     with pytest.raises(bridge.CallError, match="missing input 'sl'"):

@@ -2,6 +2,8 @@
 
 - ``runtime``: a fresh :class:`~bridge.runtime.Runtime` with the default loaders (``"py"`` and
   the ``mly_loader`` of :mod:`support.mly`), cleared after the test.
+- ``bridge_runtime``: that ``runtime`` installed as ``bridge.RUNTIME`` for the test, for tests of
+  the module-level API (``bridge.call``, ``bridge.load_from_file``).
 - ``sentiment_runtime``: one runtime per session with ``python_scripts/wine_sentiment.py``
   loaded on ``sentiment_model`` (loading TensorFlow and the model once is what makes it
   per session); ``sentiment_script`` is that script's module.
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import bridge
 from bridge.mly import MlyLoader
 from bridge.runtime import Runtime
 from support.data import ROOT
@@ -30,6 +33,12 @@ def runtime(mly_loader: MlyLoader) -> Iterator[Runtime]:
     fresh.register_loader("mly", mly_loader)
     yield fresh
     fresh.clear()
+
+
+@pytest.fixture
+def bridge_runtime(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    monkeypatch.setattr(bridge, "RUNTIME", runtime)
+    return runtime
 
 
 @pytest.fixture(scope="session")
