@@ -302,6 +302,46 @@ Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
         server.close()
 
 
+def test_sigterm_while_loading_stops_at_once_with_0(mly_models: Path, tmp_path: Path) -> None:
+    require_mlbridge_server()
+    config = write_config(
+        tmp_path,
+        f"""
+Endpoint: {{Port: 0, Host: 127.0.0.1}}
+Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
+""",
+    )
+    server = MlbridgeServer(config)
+    refused: list[RuntimeError] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except RuntimeError as e:  # "did not start": it exited before listening, as wanted
+            refused.append(e)
+
+    starting = threading.Thread(target=start, daemon=True)
+    starting.start()
+    try:
+        wait_for(
+            "the loading line",
+            lambda: any(b"loading the models" in line for line in list(server.log)),
+            timeout=60,
+        )
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=30)
+        output = b"".join(server.log).decode(errors="replace")
+        assert code == 0, output[-2000:]
+        assert "while loading the models: stopping" in output
+        assert "listening on" not in output
+        starting.join(timeout=30)
+        assert refused and not server.url
+    finally:
+        starting.join(timeout=30)
+        server.close()
+
+
 # The repository's document (the Go test checks that the server serves exactly this file).
 # schemathesis' pytest integration (schemathesis.pytest.from_fixture) does not run under
 # pytest 9, so each operation is one parametrized test driving hypothesis directly.

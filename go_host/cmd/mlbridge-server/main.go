@@ -7,9 +7,11 @@
 // It listens on Endpoint.Host:Endpoint.Port, or on -host/-port when given (ours, not mly's:
 // they override the file; port 0 picks a free port), at once: while the models load every
 // path answers 503. Once every model is loaded and warmed it prints one line,
-// "mlbridge-server: listening on http://HOST:PORT" (https with TLS.CertFile/KeyFile). SIGINT or SIGTERM drains it (server.Ops.Drain): readiness answers
-// 503, new connections are refused, requests in flight are answered, the cache's background
-// writes are flushed, and it exits 0 within Endpoint.WriteTimeoutMs (at least 1 s).
+// "mlbridge-server: listening on http://HOST:PORT" (https with TLS.CertFile/KeyFile).
+// SIGINT or SIGTERM drains it (server.Ops.Drain): readiness answers 503, new connections are
+// refused, requests in flight are answered, the cache's background writes are flushed, and it
+// exits 0 within Endpoint.WriteTimeoutMs (at least 1 s); a signal while the models load stops
+// it at once with 0.
 package main
 
 import (
@@ -73,7 +75,14 @@ func run() int {
 	addr := starting.Scheme() + "://" + reachable(starting.Addr())
 	// stdout keeps its one line (the listening one, once ready); this one goes to stderr.
 	fmt.Fprintf(os.Stderr, "mlbridge-server: loading the models; %s/v1/api/ready answers 503 until they are ready\n", addr)
-	desc, err := server.Load(config)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	desc, sig, err := load(config, signals)
+	if sig != nil { // nothing was accepted yet: every request got a 503
+		_ = starting.Close()
+		fmt.Fprintf(os.Stderr, "mlbridge-server: %s while loading the models: stopping\n", sig)
+		return 0
+	}
 	if err != nil {
 		_ = starting.Close()
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
@@ -91,8 +100,6 @@ func run() int {
 	done := starting.Done()
 	fmt.Printf("mlbridge-server: listening on %s\n", addr)
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case err := <-done:
 		fmt.Fprintln(os.Stderr, "mlbridge-server:", err)
@@ -107,6 +114,26 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// load loads the configuration's models unless a signal comes first; then it returns the
+// signal and leaves the load to metacall.Destroy (which waits for it a bounded time).
+func load(config string, signals <-chan os.Signal) (*server.Description, os.Signal, error) {
+	type loaded struct {
+		desc *server.Description
+		err  error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		desc, err := server.Load(config)
+		done <- loaded{desc, err}
+	}()
+	select {
+	case l := <-done:
+		return l.desc, nil, l.err
+	case sig := <-signals:
+		return nil, sig, nil
+	}
 }
 
 // reachable names addr so that a local client can use it: an unspecified IP (every
