@@ -257,20 +257,41 @@ Models: [{{ID: sli, URL: {url}, ReloadIntervalMs: 300}}]
         assert load.failed == [] and load.transport == []
 
 
-def test_readiness_is_503_while_the_models_load_then_200(mly_models: Path, tmp_path: Path) -> None:
-    """The port opens before the models load: a load balancer sees 503, not a refused
-    connection, until every model is loaded and warmed."""
-    require_mlbridge_server()
+def sli_server(directory: Path, mly_models: Path) -> MlbridgeServer:
+    """An unstarted server of string_lookups_int_model, no datastore."""
     config = write_config(
-        tmp_path,
+        directory,
         f"""
 Endpoint: {{Port: 0, Host: 127.0.0.1}}
 Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
 """,
     )
-    server = MlbridgeServer(config)
-    starting = threading.Thread(target=server.start, daemon=True)
-    starting.start()
+    return MlbridgeServer(config)
+
+
+def start_in_background(
+    server: MlbridgeServer,
+) -> tuple[MlbridgeServer, threading.Thread, list[RuntimeError]]:
+    """Starts ``server`` in a thread (its output is read meanwhile); a start that fails ("did
+    not start": it exited before listening) lands in the returned list."""
+    failed: list[RuntimeError] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except RuntimeError as e:
+            failed.append(e)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    return server, thread, failed
+
+
+def test_readiness_is_503_while_the_models_load_then_200(mly_models: Path, tmp_path: Path) -> None:
+    """The port opens before the models load: a load balancer sees 503, not a refused
+    connection, until every model is loaded and warmed."""
+    require_mlbridge_server()
+    server, starting, _ = start_in_background(sli_server(tmp_path, mly_models))
     try:
         loading = re.compile(rb"loading the models; (http://\S+)/v1/api/ready")
         found: list[bytes] = []
@@ -304,24 +325,7 @@ Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
 
 def test_sigterm_while_loading_stops_at_once_with_0(mly_models: Path, tmp_path: Path) -> None:
     require_mlbridge_server()
-    config = write_config(
-        tmp_path,
-        f"""
-Endpoint: {{Port: 0, Host: 127.0.0.1}}
-Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model}}]
-""",
-    )
-    server = MlbridgeServer(config)
-    refused: list[RuntimeError] = []
-
-    def start() -> None:
-        try:
-            server.start()
-        except RuntimeError as e:  # "did not start": it exited before listening, as wanted
-            refused.append(e)
-
-    starting = threading.Thread(target=start, daemon=True)
-    starting.start()
+    server, starting, refused = start_in_background(sli_server(tmp_path, mly_models))
     try:
         wait_for(
             "the loading line",
