@@ -76,6 +76,13 @@ func TestPastItsDeadlineARequestGets503AndIsNeverEvaluated(t *testing.T) {
 	if n := functionCalls(t)["opstest_slow"] - before; n != 1 {
 		t.Fatalf("the slow model was called %v times, want 1", n)
 	}
+	scrape := s.send(t, http.MethodGet, "/metrics", "")
+	if n := sample(t, string(scrape.body), "mlbridge_model_expired_total", `model="slow"`); n != 1 {
+		t.Fatalf("mlbridge_model_expired_total %v, want 1", n)
+	}
+	if n := sample(t, string(scrape.body), "mlbridge_http_requests_total", `model="slow"`, `code="503"`); n != 2 {
+		t.Fatalf("503s counted %v, want 2", n)
+	}
 }
 
 func TestHeaderOverMaxHeaderBytesIsRefusedAndTheServerGoesOn(t *testing.T) {

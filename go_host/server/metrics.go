@@ -160,6 +160,8 @@ var (
 		"Requests carried by those calls (divide by batches for requests per model call).", []string{"model"}, nil)
 	rejectedDesc = prometheus.NewDesc("mlbridge_model_rejected_total",
 		"Requests refused with 429 because the model's queue was full.", []string{"model"}, nil)
+	expiredDesc = prometheus.NewDesc("mlbridge_model_expired_total",
+		"Requests whose deadline passed while queued: dropped, never evaluated.", []string{"model"}, nil)
 )
 
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -168,6 +170,7 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- batchesDesc
 	ch <- batchedDesc
 	ch <- rejectedDesc
+	ch <- expiredDesc
 }
 
 func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
@@ -178,6 +181,7 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(batchesDesc, prometheus.CounterValue, float64(st.Batches), id)
 		ch <- prometheus.MustNewConstMetric(batchedDesc, prometheus.CounterValue, float64(st.Items), id)
 		ch <- prometheus.MustNewConstMetric(rejectedDesc, prometheus.CounterValue, float64(st.Overloaded), id)
+		ch <- prometheus.MustNewConstMetric(expiredDesc, prometheus.CounterValue, float64(st.Cancelled), id)
 	}
 }
 
