@@ -18,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 # TensorFlow's C++ start-up chatter hides the demo's output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-python test-c test-go test-conformance bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-go fuzz-tools mly-peer
+.PHONY: demo test test-python test-c test-go test-conformance bench-deps setup venv system-packages data model quality-model shim go bench bench-large bench-micro lint clean fuzz fuzz-c fuzz-py fuzz-go fuzz-tools mly-peer bench-http bench-tools
 
 demo: setup
 	@echo "== Python: bridge.call(\"process_batch\", ...) =="
@@ -76,6 +76,13 @@ bench-micro: setup bench-deps
 	  if grep -q ' MISS$$' $(GOALS_LOG) || grep -q '^\(--- \)\{0,1\}FAIL' $(GOALS_LOG); then status=1; fi; \
 	  [ $$status = 0 ] || echo "bench-micro: a goal was missed or a goal test failed (log: $(GOALS_LOG))"; exit $$status
 
+# The HTTP benchmark (docs/benchmarks.md): wrk on loopback against a Go net/http floor, our
+# server, the real mly server and two of ours behind haproxy sharing one redis-server; one run,
+# ~3 minutes, results in bench/results/http.{md,json}. Not part of make test.
+bench-http: setup bench-deps bench-tools mly-peer
+	cd go_host && go build -o ../$(BUILD)/bin/httpfloor ./cmd/httpfloor
+	$(PY) -m bridge.bench.http
+
 setup: venv system-packages data model quality-model shim go
 
 # --- Python -------------------------------------------------------------------------------
@@ -98,6 +105,13 @@ system-packages:
 	  echo "installing redis-server from Debian"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# wrk (the load generator) and haproxy (the load balancer) for make bench-http, from Debian.
+bench-tools:
+	@command -v wrk >/dev/null && command -v haproxy >/dev/null || { \
+	  echo "installing wrk and haproxy from Debian"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy >/dev/null; }
 
 # --- Data and models ----------------------------------------------------------------------
 data: venv

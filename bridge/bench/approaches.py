@@ -27,6 +27,7 @@ from typing import Any
 
 import psutil
 
+from bridge.bench.memory import peak_rss_mb
 from bridge.data import read_reviews, resolve_wine_csv
 
 SCRIPT = Path(__file__).resolve().parents[2] / "python_scripts" / "wine_sentiment.py"
@@ -49,14 +50,6 @@ def load_script() -> types.ModuleType:
 
 def batches(texts: Sequence[str], size: int) -> list[Batch]:
     return [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-
-
-def peak_rss_mb() -> float:
-    """VmHWM: the OS's own peak resident set of this process."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 _worker_batch: Callable[[Batch], Scores] | None = None

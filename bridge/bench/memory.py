@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 MB = 1024 * 1024
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM: the OS's own peak resident set of one process (0 if it has none or is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 @dataclass(frozen=True)
