@@ -27,6 +27,9 @@ and the cores the target's processes used and what the rest of the machine used 
 ("other": the machine is shared, a run with much "other" is a noisy one). Per target: the peak
 whole-process RSS (VmHWM) of each of its processes, against a plain Python process that loads
 the same SavedModel with TensorFlow and evaluates one row.
+
+Over 400 lines because it is one benchmark program: starting each target, checking its
+answers, driving wrk and sampling CPU and memory share the run's state and serve nothing else.
 """
 
 from __future__ import annotations
