@@ -259,21 +259,44 @@ struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size
 	return f;
 }
 
-void mlb_function_close(struct mlb_function *f)
+/* Under the GIL: f lets go of the Function it read (entry, callable, counts); the next refresh
+   reads the table again. A call in flight holds its own references to them (mlb_invoke). */
+static void let_go_of_entry(struct mlb_function *f)
 {
-	/* A call in flight holds its own references to the entry and callable (mlb_invoke). */
-	PyObject *entry = f->entry, *callable = f->callable, *owner = f->owner;
+	PyObject *entry = f->entry, *callable = f->callable;
 	Py_buffer counts = f->counts;
 	f->entry = NULL;
 	f->callable = NULL;
 	memset(&f->counts, 0, sizeof(f->counts));
-	Py_INCREF(Py_None);
-	f->owner = Py_None;
+	f->epoch = 0; /* never current */
 	if (entry != NULL)
 		PyBuffer_Release(&counts);
 	Py_XDECREF(entry);
 	Py_XDECREF(callable);
+}
+
+void mlb_function_close(struct mlb_function *f)
+{
+	PyObject *owner = f->owner;
+	Py_INCREF(Py_None);
+	f->owner = Py_None;
+	let_go_of_entry(f);
 	Py_XDECREF(owner);
+}
+
+void mlb_functions_forget(void)
+{
+	int taken = mlb_gil_take();
+	/* The table last seen holds every Function of before the clear: it goes first (a new
+	   epoch), so no handle's entry counts as current any more. */
+	PyObject *old_table = seen_table;
+	seen_table = NULL;
+	++table_epoch;
+	for (unsigned b = 0; b < BUCKETS; ++b)
+		for (struct mlb_function *f = atomic_load_explicit(&buckets[b], memory_order_acquire); f; f = f->next)
+			let_go_of_entry(f);
+	Py_XDECREF(old_table);
+	mlb_gil_give(taken);
 }
 
 struct mlb_function *mlb_function_check(void *func)

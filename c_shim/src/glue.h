@@ -107,6 +107,9 @@ struct mlb_function *mlb_function_new_in(PyObject *owner, const char *name, size
 void mlb_function_close(struct mlb_function *f);
 /* metacall_destroy cleared every private handle (handle.c; takes the GIL). */
 void mlb_handles_forget(void);
+/* metacall_destroy cleared the global table: every cached global function handle lets go of
+   the Function it read, and with it the script's module and what it loaded (takes the GIL). */
+void mlb_functions_forget(void);
 /* func as a function handle of ours, or NULL. */
 struct mlb_function *mlb_function_check(void *func);
 /* Under the GIL: the bridge Function now behind f (a new reference), or NULL with an exception

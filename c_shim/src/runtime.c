@@ -209,6 +209,7 @@ void mlbridge_destroy(long timeout_ms)
 		nanosleep(&tick, NULL);
 	atomic_fetch_add(&mlb_generation, 1);
 	(void)mlbridge_py_clear();
-	mlb_handles_forget(); /* the C side of the private handles that clear closed */
+	mlb_functions_forget(); /* the C side of the global table that clear emptied */
+	mlb_handles_forget();   /* the C side of the private handles that clear closed */
 	pthread_mutex_unlock(&lifecycle_lock);
 }

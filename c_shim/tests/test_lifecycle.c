@@ -1,6 +1,6 @@
 /* initialize is idempotent; calls before it and after destroy fail cleanly; destroy waits for
    calls in flight and never hangs, even while a load hangs; handles stay valid across destroy
-   and initialize. */
+   and initialize, and let go of what their functions read (the script's globals). */
 #include <pthread.h>
 #include <time.h>
 
@@ -120,6 +120,64 @@ static void destroy_during_a_hung_load(void)
 	metacall_destroy();
 }
 
+/* A global script whose load holds something with a finalizer: it marks that the load was
+   released (that nothing, the function handles included, keeps its functions alive). */
+static const char held[] =
+	"import builtins, weakref\n"
+	"class _Held:\n"
+	"    pass\n"
+	"_held = _Held()\n"
+	"weakref.finalize(_held, builtins.__dict__.setdefault('mlbridge_global_released', []).append, 'g')\n"
+	"def held_answer():\n"
+	"    return 7\n";
+
+static const char released[] =
+	"def global_released():\n"
+	"    import builtins, gc\n"
+	"    gc.collect()\n"
+	"    return ''.join(getattr(builtins, 'mlbridge_global_released', []))\n";
+
+static const char *released_marks(char *text, size_t size)
+{
+	void *r = metacallv_s("global_released", metacall_null_args, 0);
+	text[0] = '\0';
+	if (metacall_value_id(r) == METACALL_STRING)
+		snprintf(text, size, "%s", metacall_value_to_string(r));
+	metacall_value_destroy(r);
+	return text;
+}
+
+/* destroy lets go of the Function (and with it the script's globals) that a global function
+   called from C read: by name, and through a handle the program keeps. */
+static void destroy_releases_what_calls_read(void)
+{
+	char text[64];
+	start_with(held);
+	REQUIRE(metacall_load_from_memory("py", released, sizeof(released), NULL) == 0);
+	void *r = metacallv_s("held_answer", metacall_null_args, 0);
+	CHECK(metacall_value_to_long(r) == 7);
+	metacall_value_destroy(r);
+	void *f = metacall_function("held_answer");
+	REQUIRE(f != NULL);
+	r = metacallfv_s(f, metacall_null_args, 0);
+	CHECK(metacall_value_to_long(r) == 7);
+	metacall_value_destroy(r);
+	CHECK(strcmp(released_marks(text, sizeof(text)), "") == 0); /* loaded: held */
+	metacall_destroy();
+
+	start_with(released);
+	CHECK(strcmp(released_marks(text, sizeof(text)), "g") == 0);
+	/* the kept handle still calls the function once it is loaded again */
+	r = metacallfv_s(f, metacall_null_args, 0);
+	CHECK(is_error(r, "LookupError", "held_answer"));
+	metacall_value_destroy(r);
+	REQUIRE(metacall_load_from_memory("py", held, sizeof(held), NULL) == 0);
+	r = metacallfv_s(f, metacall_null_args, 0);
+	CHECK(metacall_value_to_long(r) == 7);
+	metacall_value_destroy(r);
+	metacall_destroy();
+}
+
 int main(void)
 {
 	before_initialize();
@@ -183,5 +241,6 @@ int main(void)
 	metacall_destroy();
 
 	destroy_during_a_hung_load();
+	destroy_releases_what_calls_read();
 	return check_done("lifecycle");
 }
