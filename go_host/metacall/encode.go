@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Go to runtime values. The arguments are written into a flat tape (its format is in
@@ -26,7 +27,30 @@ func unsupported(t reflect.Type, why string) *pathError {
 	return &pathError{reason: fmt.Sprintf("unsupported type %s", t)}
 }
 
+// notUTF8 is the refusal of a string that is not UTF-8: a Python str is text, so the runtime
+// could only refuse it after the crossing (C refuses such a STRING the same way, naming the
+// argument: docs/values.md).
+func notUTF8(s string) *pathError {
+	offset := 0
+	for offset < len(s) {
+		r, size := utf8.DecodeRuneInString(s[offset:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		offset += size
+	}
+	return &pathError{reason: fmt.Sprintf("a string is not valid UTF-8 (byte %#02x at offset %d)", s[offset], offset)}
+}
+
 type tape []byte
+
+// checkedText appends a string record, or refuses a string that is not UTF-8.
+func (t tape) checkedText(s string) (tape, *pathError) {
+	if !utf8.ValidString(s) {
+		return t, notUTF8(s)
+	}
+	return t.text('s', s), nil
+}
 
 func (t tape) tag(c byte) tape { return append(t, c) }
 
@@ -68,7 +92,7 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 	case *encodedItem: // a Batcher item, converted by its caller (batch_item.go)
 		return append(t, x.tape...), nil
 	case string:
-		return t.text('s', x), nil
+		return t.checkedText(x)
 	case bool:
 		if x {
 			return t.tag('t'), nil
@@ -102,8 +126,11 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 			return t.tag('n'), nil
 		}
 		t = t.header('a', len(x))
-		for _, s := range x {
-			t = t.text('s', s)
+		for i, s := range x {
+			var err *pathError
+			if t, err = t.checkedText(s); err != nil {
+				return t, err.at("[" + strconv.Itoa(i) + "]")
+			}
 		}
 		return t, nil
 	case map[string]interface{}:
@@ -112,8 +139,10 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 		}
 		t = t.header('m', len(x))
 		for k, item := range x {
-			t = t.text('s', k)
 			var err *pathError
+			if t, err = t.checkedText(k); err != nil {
+				return t, err.at("[" + strconv.Quote(k) + "]")
+			}
 			if t, err = t.encode(item, depth+1); err != nil {
 				return t, err.at("[" + strconv.Quote(k) + "]")
 			}
@@ -148,7 +177,7 @@ func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *pathError) {
 	case reflect.Float64:
 		return t.double(v.Float()), nil
 	case reflect.String:
-		return t.text('s', v.String()), nil
+		return t.checkedText(v.String())
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return t.tag('n'), nil
@@ -311,6 +340,10 @@ func structFields(t reflect.Type) *structInfo {
 		}
 		if name == "" {
 			name = f.Name
+		}
+		if !utf8.ValidString(name) {
+			info.err = fmt.Sprintf("unsupported type %s (the json name of field %s is not valid UTF-8)", t, f.Name)
+			break
 		}
 		info.fields = append(info.fields, structField{
 			name:      name,

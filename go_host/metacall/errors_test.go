@@ -28,6 +28,13 @@ func TestUnsupportedArgumentsNameTheirPosition(t *testing.T) {
 		{[]interface{}{[]interface{}{1, map[string]interface{}{"k": make(chan int)}}}, 0, `[1]["k"]`, "chan int"},
 		{[]interface{}{map[[2]int]int{{1, 2}: 3}}, 0, "", "map keys"},
 		{[]interface{}{map[interface{}]int{[2]int{1, 2}: 3}}, 0, "[[2]int{1, 2}]", "map key"},
+		// A string that is not UTF-8 (Python's str is text), wherever it sits.
+		{[]interface{}{1, "a\xffb"}, 1, "", "not valid UTF-8 (byte 0xff at offset 1)"},
+		{[]interface{}{[]string{"ok", "\xc3("}}, 0, "[1]", "not valid UTF-8"},
+		{[]interface{}{map[string]interface{}{"k": []interface{}{"\xe2\x82"}}}, 0, `["k"][0]`, "not valid UTF-8"},
+		{[]interface{}{map[string]interface{}{"\xff": 1}}, 0, `["\xff"]`, "not valid UTF-8"},
+		{[]interface{}{map[string]int{"ok": 1, "\xff": 2}}, 0, `["\xff"]`, "not valid UTF-8"},
+		{[]interface{}{struct{ Name textType }{"\x80"}}, 0, ".Name", "not valid UTF-8"},
 	}
 	for _, c := range cases {
 		got, err := Call("echo", c.args...)
@@ -39,6 +46,24 @@ func TestUnsupportedArgumentsNameTheirPosition(t *testing.T) {
 		if argErr.Position != c.position || argErr.Path != c.path || !strings.Contains(argErr.Reason, c.reason) {
 			t.Errorf("%#v: got %+v, want position %d path %q reason containing %q", c.args, argErr, c.position, c.path, c.reason)
 		}
+	}
+}
+
+type textType string
+
+// A string that is not UTF-8 is refused before the call, as every bad argument: nothing of the
+// call ran (no call counted), and the next call works.
+func TestInvalidUTF8IsAnArgumentErrorAndTheNextCallWorks(t *testing.T) {
+	_, err := Call("echo", "ok\xff")
+	var argErr *ArgumentError
+	if !errors.As(err, &argErr) || argErr.Function != "echo" || argErr.Position != 0 {
+		t.Fatalf("got %v, want an *ArgumentError for argument 0", err)
+	}
+	if want := `metacall: echo: argument 0: a string is not valid UTF-8 (byte 0xff at offset 2)`; err.Error() != want {
+		t.Fatalf("message %q, want %q", err.Error(), want)
+	}
+	if got := mustCall(t, "echo", "ok\u00e9"); got != "ok\u00e9" {
+		t.Fatalf("the next call: %#v", got)
 	}
 }
 

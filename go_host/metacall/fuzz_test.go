@@ -52,9 +52,9 @@ func checkRoundTrip(t *testing.T, args []interface{}) {
 				t.Fatalf("arg %d %s: got (%s, %v), want an *ArgumentError", i, show(arg), show(got), err)
 			}
 		case want.utf8:
-			var pyErr *PythonError
-			if !errors.As(err, &pyErr) || pyErr.Type != "ValueError" || !strings.Contains(pyErr.Message, "UTF-8") {
-				t.Fatalf("arg %d %s: got (%s, %v), want a ValueError about UTF-8", i, show(arg), show(got), err)
+			var argErr *ArgumentError
+			if !errors.As(err, &argErr) || argErr.Position != 0 || !strings.Contains(argErr.Reason, "not valid UTF-8") {
+				t.Fatalf("arg %d %s: got (%s, %v), want an *ArgumentError about UTF-8", i, show(arg), show(got), err)
 			}
 		case want.key:
 			var pyErr *PythonError
@@ -290,9 +290,9 @@ func (g *valueGen) value(depth int) interface{} {
 
 // --- the model: what echo must give back ------------------------------------------------------
 
-// outcome is what the model predicts: an *ArgumentError (the encoder refuses the value), a
-// ValueError (a string that is not UTF-8 reached Python), a TypeError (the dict that comes
-// back has a key that is not a str), or value.
+// outcome is what the model predicts: an *ArgumentError (the encoder refuses the value; utf8:
+// for a string that is not UTF-8), a TypeError (the dict that comes back has a key that is not
+// a str), or value.
 type outcome struct {
 	argument, utf8, key bool
 	value               interface{}
@@ -306,7 +306,7 @@ func (o *outcome) merge(other outcome) {
 
 // expect models encode.go (its fast path for the common types and its reflection path, with
 // the depth each adds: an interface or a pointer is one level in the reflection path), the shim
-// (UTF-8, dict keys) and decode.go (the Go types of the result). depth is the encoder's depth.
+// (dict keys) and decode.go (the Go types of the result). depth is the encoder's depth.
 func expect(v interface{}, depth int) outcome {
 	if depth > maxDepth {
 		return outcome{argument: true}
