@@ -35,12 +35,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bridge.errors import (
+    SCRIPT_MODULE_PREFIX,
     ArgumentError,
     CallError,
     DuplicateFunctionError,
     FunctionNotFoundError,
     LoaderNotFoundError,
     LoadError,
+    script_module_name,
 )
 from bridge.mly import MLY, SERVER, SERVER_TAG
 
@@ -132,17 +134,19 @@ class Loader(Protocol):
 class PythonLoader:
     """MetaCall's ``py`` loader: a module's public functions become bridge functions.
 
-    A script runs as a module of a private, unique name (``mlbridge_script_<n>_<stem>``), so a
-    user script called ``redis.py`` never replaces the installed ``redis`` package in
-    ``sys.modules``; its directory is appended to ``sys.path`` (after the installed packages),
-    so the script's sibling modules import but cannot shadow installed ones either.
+    A script runs as a module of a private, unique name (``mlbridge_script_<n>_<stem>``,
+    :func:`~bridge.errors.script_module_name`), so a user script called ``redis.py`` never
+    replaces the installed ``redis`` package in ``sys.modules``; its directory is appended to
+    ``sys.path`` (after the installed packages), so the script's sibling modules import but
+    cannot shadow installed ones either. Callers never see that name: an exception class of the
+    script is named after the script (:func:`~bridge.errors.describe_exception`).
     """
 
     _module_ids = itertools.count(1)
 
     def _module_name(self, stem: str) -> str:
         while True:
-            name = f"mlbridge_script_{next(self._module_ids)}_{_identifier(stem)}"
+            name = script_module_name(next(self._module_ids), stem)
             if name not in sys.modules:
                 return name
 
@@ -166,9 +170,9 @@ class PythonLoader:
         return _public_functions(module)
 
     def load_memory(self, source: str, name: str) -> Mapping[str, Callable[..., Any]]:
-        module_name = self._module_name(name or "memory")
+        module_name = self._module_name(name)
         module = types.ModuleType(module_name)
-        module.__file__ = f"<memory:{name or module_name}>"
+        module.__file__ = f"<memory:{name}>" if name else "<memory>"
         try:
             # The whole text: compile() refuses a NUL byte rather than reading up to it.
             code = compile(source, module.__file__, "exec")
@@ -180,15 +184,11 @@ class PythonLoader:
     def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
         for fn in functions.values():
             module_name = getattr(fn, "__module__", "") or ""
-            if module_name.startswith("mlbridge_script_"):
+            if module_name.startswith(SCRIPT_MODULE_PREFIX):
                 sys.modules.pop(module_name, None)
 
     def clear(self) -> None:
         """Nothing to release: a script's module stays imported, as under MetaCall."""
-
-
-def _identifier(text: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in text)[:64]
 
 
 def _load_failure(source: str, exc: BaseException) -> LoadError:

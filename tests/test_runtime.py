@@ -154,6 +154,43 @@ def test_exception_carries_type_message_and_traceback(runtime: Runtime) -> None:
     assert isinstance(err.__cause__, ValueError)
 
 
+RAISES_OWN = (
+    "class Refused(Exception):\n    class Detail(Exception):\n        pass\n\n"
+    "def refuse():\n    raise Refused('no')\n\n"
+    "def detail():\n    raise Refused.Detail('why')\n"
+)
+
+
+def test_a_script_exception_is_named_after_the_script_and_the_class(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """The same name in every process and every load: the script's name and the class's
+    qualified name, never the private module name the script runs under."""
+    script = tmp_path / "my-checks.py"
+    script.write_text(RAISES_OWN)
+    runtime.load_from_file("py", [script])
+    names = []
+    for function in ("refuse", "detail"):
+        with pytest.raises(CallError) as info:
+            runtime.call(function)
+        names.append(info.value.type_name)
+    assert names == ["my_checks.Refused", "my_checks.Refused.Detail"]
+    assert "mlbridge_script" not in info.value.traceback
+
+    other = Runtime()
+    other.load_from_memory("py", RAISES_OWN, "checker")
+    with pytest.raises(CallError) as info:
+        other.call("refuse")
+    assert info.value.type_name == "checker.Refused"
+
+    unnamed = Runtime()
+    unnamed.load_from_memory("py", RAISES_OWN)
+    with pytest.raises(CallError) as info:
+        unnamed.call("detail")
+    assert info.value.type_name == "Refused.Detail"  # no name: the class's, as for __main__
+    assert "mlbridge_script" not in info.value.traceback
+
+
 def test_wrong_argument_count_is_a_call_error(runtime: Runtime) -> None:
     runtime.load_from_memory("py", "def two(a, b):\n    return a + b\n")
     with pytest.raises(CallError) as info:

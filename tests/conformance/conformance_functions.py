@@ -126,6 +126,21 @@ def raise_key_error() -> None:
     raise KeyError("missing")
 
 
+class ScriptError(Exception):
+    """An exception class of the script: every host names it ``<script>.<qualified name>``."""
+
+    class Inner(Exception):
+        """A class inside a class: its qualified name is ``ScriptError.Inner``."""
+
+
+def raise_script_error(message: str) -> None:
+    raise ScriptError(message)
+
+
+def raise_inner_error(message: str) -> None:
+    raise ScriptError.Inner(message)
+
+
 def divide(a: float, b: float) -> float:
     return a / b
 
