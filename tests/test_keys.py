@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.mly import MlyLoader
-from bridge.mly.keys import FieldSpec, InputError, KeyBuilder, round_half_away
+from bridge.mly.keys import ABSENT, FieldSpec, InputError, KeyBuilder, round_half_away
 from bridge.mly.service import ModelService
 from bridge.models.dictionary import make_layer
 from bridge.runtime import Runtime
@@ -149,3 +149,44 @@ def test_rounding_to_precision_is_stable() -> None:
         assert round_half_away(once, precision) == once, (value, precision)
     assert round_half_away(1.005, 2) == 1.0  # 1.005 is 1.00499999…: as Go's math.Round
     assert round_half_away(2.675e10, 1) == 2.675e10
+
+
+def test_prepare_many_is_prepare_row_by_row() -> None:
+    """The column-wise bulk path (the client's) gives what :meth:`KeyBuilder.prepare` gives each
+    row, on the fast path (plain dicts, every field, canonical values), on converted values
+    (an int for a float field, bytes for a string, rounding) and with an optional field left
+    out (row by row: :data:`ABSENT` in its column); a bad row is named by its index."""
+    fields = [
+        FieldSpec("code", "int", True, True, layer=make_layer("code", [7, 11])),
+        FieldSpec("s", "string", True, True, layer=make_layer("s", ["a", "b/c"])),
+        FieldSpec("w", "string", True, True, wildcard=True),
+        FieldSpec("p", "float", True, True, precision=2),
+        FieldSpec("aux", "any", False, False),
+    ]
+    keys = KeyBuilder(fields, ["code", "s", "w", "p"])
+    rng = random.Random(13)
+
+    def row(full: bool) -> dict[str, object]:
+        out: dict[str, object] = {
+            "code": rng.choice([7, 8, 11]),
+            "s": rng.choice(["a", "b/c", "zz", b"a"]),
+            "w": rng.choice(["x", "a/b", "50%", ""]),
+            "p": rng.choice([2.345, -2.345, 3, 1e300, 0.125]),
+        }
+        if full or rng.random() < 0.5:
+            out["aux"] = rng.choice([1, "t", 2.5, True])
+        return out
+
+    for full in (True, False):
+        rows = [row(full) for _ in range(200)]
+        one_by_one = [keys.prepare(r) for r in rows]
+        columns, built = keys.prepare_many(rows)
+        assert built == [k for _, k in one_by_one]
+        for name in keys.fields:
+            assert columns[name] == [v.get(name, ABSENT) for v, _ in one_by_one], name
+    assert keys.prepare_many([]) == ({name: [] for name in keys.fields}, [])
+    bad = [row(True), {**row(True), "p": "x"}]
+    with pytest.raises(InputError, match=r"^row 1: field 'p': expected a float, got str 'x'$"):
+        keys.prepare_many(bad)
+    with pytest.raises(InputError, match=r"^row 0: unknown field 'zz'"):
+        keys.prepare_many([{**row(True), "zz": 1}, row(True)])
