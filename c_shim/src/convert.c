@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <metacall/mlbridge.h>
+
 #include "glue.h"
 
 /* --- MetaCall values -> Python ------------------------------------------------------------ */
 
-static PyObject *to_py(void *v, size_t arg);
+static PyObject *to_py(void *v, size_t arg, int depth);
 
 /* The key already in dict that equals key (a borrowed reference), or NULL. */
 static PyObject *equal_key(PyObject *dict, PyObject *key)
@@ -55,14 +57,14 @@ int mlb_dict_add_new(PyObject *dict, PyObject *key, PyObject *value, size_t arg)
 	return 0;
 }
 
-static PyObject *array_to_py(struct mlb_value *value, size_t arg)
+static PyObject *array_to_py(struct mlb_value *value, size_t arg, int depth)
 {
 	void **items = (void **)value->data;
 	PyObject *list = PyList_New((Py_ssize_t)value->count);
 	if (list == NULL)
 		return NULL;
 	for (size_t i = 0; i < value->count; ++i) {
-		PyObject *item = to_py(items[i], arg);
+		PyObject *item = to_py(items[i], arg, depth + 1);
 		if (item == NULL) {
 			Py_DECREF(list);
 			return NULL;
@@ -72,7 +74,7 @@ static PyObject *array_to_py(struct mlb_value *value, size_t arg)
 	return list;
 }
 
-static PyObject *map_to_py(struct mlb_value *value, size_t arg)
+static PyObject *map_to_py(struct mlb_value *value, size_t arg, int depth)
 {
 	void **pairs = (void **)value->data;
 	PyObject *dict = PyDict_New();
@@ -86,10 +88,10 @@ static PyObject *map_to_py(struct mlb_value *value, size_t arg)
 			goto fail;
 		}
 		void **kv = (void **)pair->data;
-		PyObject *key = to_py(kv[0], arg);
+		PyObject *key = to_py(kv[0], arg, depth + 1);
 		if (key == NULL)
 			goto fail;
-		PyObject *item = to_py(kv[1], arg);
+		PyObject *item = to_py(kv[1], arg, depth + 1);
 		int rc = item ? mlb_dict_add_new(dict, key, item, arg) : -1;
 		Py_DECREF(key);
 		Py_XDECREF(item);
@@ -102,7 +104,8 @@ fail:
 	return NULL;
 }
 
-static PyObject *to_py(void *v, size_t arg)
+/* depth: how many containers hold v. */
+static PyObject *to_py(void *v, size_t arg, int depth)
 {
 	struct mlb_value *value = mlb_value_check(v);
 	if (value == NULL) {
@@ -138,13 +141,13 @@ static PyObject *to_py(void *v, size_t arg)
 	case METACALL_BUFFER:
 		return PyBytes_FromStringAndSize((const char *)value->data, (Py_ssize_t)value->size);
 	case METACALL_ARRAY:
-	case METACALL_MAP: {
-		if (Py_EnterRecursiveCall(" while converting a MetaCall value"))
+	case METACALL_MAP:
+		if (depth >= MLBRIDGE_MAX_DEPTH) { /* a container that holds itself ends here too */
+			PyErr_Format(PyExc_ValueError, "argument %zu: nested deeper than %d levels", arg,
+				     MLBRIDGE_MAX_DEPTH);
 			return NULL;
-		PyObject *o = value->id == METACALL_ARRAY ? array_to_py(value, arg) : map_to_py(value, arg);
-		Py_LeaveRecursiveCall();
-		return o;
-	}
+		}
+		return value->id == METACALL_ARRAY ? array_to_py(value, arg, depth) : map_to_py(value, arg, depth);
 	default:
 		PyErr_Format(PyExc_TypeError, "argument %zu: values of id %d are not supported", arg, (int)value->id);
 		return NULL;
@@ -153,14 +156,14 @@ static PyObject *to_py(void *v, size_t arg)
 
 PyObject *mlb_value_to_py(void *v, size_t arg)
 {
-	return to_py(v, arg);
+	return to_py(v, arg, 0);
 }
 
 /* --- Python -> a sink: the rules -------------------------------------------------------- */
 
-static int export(PyObject *o, struct mlb_sink *sink);
+static int export(PyObject *o, struct mlb_sink *sink, int depth);
 
-static int export_sequence(PyObject *o, struct mlb_sink *sink)
+static int export_sequence(PyObject *o, struct mlb_sink *sink, int depth)
 {
 	PyObject *seq = PySequence_Fast(o, "not a sequence");
 	if (seq == NULL)
@@ -173,14 +176,14 @@ static int export_sequence(PyObject *o, struct mlb_sink *sink)
 			PyErr_SetString(PyExc_RuntimeError, "a list changed size while it was converted");
 			rc = -1;
 		} else {
-			rc = export(PySequence_Fast_GET_ITEM(seq, i), sink);
+			rc = export(PySequence_Fast_GET_ITEM(seq, i), sink, depth + 1);
 		}
 	}
 	Py_DECREF(seq);
 	return rc == 0 ? sink->close(sink) : -1;
 }
 
-static int export_dict(PyObject *o, struct mlb_sink *sink)
+static int export_dict(PyObject *o, struct mlb_sink *sink, int depth)
 {
 	PyObject *entries = PyDict_Items(o); /* a snapshot: conversions may run Python code */
 	if (entries == NULL)
@@ -200,16 +203,16 @@ static int export_dict(PyObject *o, struct mlb_sink *sink)
 	int rc = sink->open(sink, METACALL_MAP, (size_t)n);
 	for (Py_ssize_t i = 0; rc == 0 && i < n; ++i) {
 		PyObject *entry = PyList_GET_ITEM(entries, i);
-		rc = export(PyTuple_GET_ITEM(entry, 0), sink);
+		rc = export(PyTuple_GET_ITEM(entry, 0), sink, depth + 1);
 		if (rc == 0)
-			rc = export(PyTuple_GET_ITEM(entry, 1), sink);
+			rc = export(PyTuple_GET_ITEM(entry, 1), sink, depth + 1);
 	}
 	Py_DECREF(entries);
 	return rc == 0 ? sink->close(sink) : -1;
 }
 
 /* numpy scalars and arrays (and anything else list-like) travel as plain values. */
-static int export_tolist(PyObject *o, struct mlb_sink *sink)
+static int export_tolist(PyObject *o, struct mlb_sink *sink, int depth)
 {
 	PyObject *tolist = NULL;
 #if PY_VERSION_HEX >= 0x030D0000
@@ -226,7 +229,16 @@ static int export_tolist(PyObject *o, struct mlb_sink *sink)
 	Py_DECREF(tolist);
 	if (plain == NULL)
 		return -1;
-	int rc = export(plain, sink);
+	/* One step: a tolist() that gives something that needs tolist() again could go on forever. */
+	if (!(plain == Py_None || PyBool_Check(plain) || PyLong_Check(plain) || PyFloat_Check(plain) ||
+	      PyUnicode_Check(plain) || PyBytes_Check(plain) || PyByteArray_Check(plain) || PyList_Check(plain) ||
+	      PyTuple_Check(plain) || PyDict_Check(plain))) {
+		PyErr_Format(PyExc_TypeError, "cannot convert a Python %.200s to a MetaCall value (its tolist() gave a %.200s)",
+			     Py_TYPE(o)->tp_name, Py_TYPE(plain)->tp_name);
+		Py_DECREF(plain);
+		return -1;
+	}
+	int rc = export(plain, sink, depth); /* its list is the container, at o's depth */
 	Py_DECREF(plain);
 	return rc;
 }
@@ -238,7 +250,8 @@ static int int_of(PyObject *o, long *l)
 	return *l == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-static int export_one(PyObject *o, struct mlb_sink *sink)
+/* depth: how many containers hold o. */
+static int export(PyObject *o, struct mlb_sink *sink, int depth)
 {
 	if (o == Py_None)
 		return sink->null(sink);
@@ -260,28 +273,21 @@ static int export_one(PyObject *o, struct mlb_sink *sink)
 		return sink->bytes(sink, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o));
 	if (PyByteArray_Check(o))
 		return sink->bytes(sink, PyByteArray_AS_STRING(o), (size_t)PyByteArray_GET_SIZE(o));
-	if (PyList_Check(o) || PyTuple_Check(o))
-		return export_sequence(o, sink);
-	if (PyDict_Check(o))
-		return export_dict(o, sink);
-	return export_tolist(o, sink);
-}
-
-static int export(PyObject *o, struct mlb_sink *sink)
-{
-	/* Only what can nest needs the recursion guard (most results are scalars). */
-	if (o == Py_None || PyLong_Check(o) || PyFloat_Check(o) || PyUnicode_Check(o))
-		return export_one(o, sink);
-	if (Py_EnterRecursiveCall(" while converting a Python result"))
+	int container = PyList_Check(o) || PyTuple_Check(o) || PyDict_Check(o);
+	if (container && depth >= MLBRIDGE_MAX_DEPTH) { /* a list that holds itself ends here too */
+		PyErr_Format(PyExc_ValueError, "the result is nested deeper than %d levels", MLBRIDGE_MAX_DEPTH);
 		return -1;
-	int rc = export_one(o, sink);
-	Py_LeaveRecursiveCall();
-	return rc;
+	}
+	if (PyList_Check(o) || PyTuple_Check(o))
+		return export_sequence(o, sink, depth);
+	if (PyDict_Check(o))
+		return export_dict(o, sink, depth);
+	return export_tolist(o, sink, depth);
 }
 
 int mlb_export(PyObject *o, struct mlb_sink *sink)
 {
-	return export(o, sink);
+	return export(o, sink, 0);
 }
 
 /* --- the sink that builds MetaCall values ------------------------------------------------ */

@@ -11,8 +11,6 @@
 
 #include "glue.h"
 
-/* Deeper tapes are refused before Python's own recursion limit is reached. */
-#define MAX_DEPTH 1000
 
 /* --- arguments: tape -> Python ------------------------------------------------------------- */
 
@@ -51,9 +49,21 @@ static int read_count(struct reader *r, size_t *n)
 
 static PyObject *read_value(struct reader *r, int depth);
 
+/* A container at depth (how many containers hold it) within the limit of every host; Go's
+   encoder refuses deeper values first, this keeps a malformed tape from recursing forever. */
+static int within_depth(struct reader *r, int depth)
+{
+	if (depth < MLBRIDGE_MAX_DEPTH)
+		return 1;
+	PyErr_Format(PyExc_ValueError, "argument %zu: nested deeper than %d levels", r->arg, MLBRIDGE_MAX_DEPTH);
+	return 0;
+}
+
 static PyObject *read_list(struct reader *r, int depth)
 {
 	size_t n;
+	if (!within_depth(r, depth))
+		return NULL;
 	if (read_count(r, &n) != 0)
 		return NULL;
 	PyObject *list = PyList_New((Py_ssize_t)n);
@@ -70,6 +80,8 @@ static PyObject *read_list(struct reader *r, int depth)
 static PyObject *read_dict(struct reader *r, int depth)
 {
 	size_t n;
+	if (!within_depth(r, depth))
+		return NULL;
 	if (read_count(r, &n) != 0)
 		return NULL;
 	PyObject *dict = PyDict_New();
@@ -87,10 +99,6 @@ static PyObject *read_dict(struct reader *r, int depth)
 static PyObject *read_value(struct reader *r, int depth)
 {
 	unsigned char tag;
-	if (depth > MAX_DEPTH) {
-		PyErr_Format(PyExc_RecursionError, "argument %zu: nested deeper than %d levels", r->arg, MAX_DEPTH);
-		return NULL;
-	}
 	if (read_bytes(r, &tag, 1) != 0)
 		return NULL;
 	switch (tag) {

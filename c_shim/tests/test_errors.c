@@ -22,6 +22,11 @@ static const char script[] =
 	"    x = []\n"
 	"    x.append(x)\n"
 	"    return x\n"
+	"class Endless:\n"
+	"    def tolist(self):\n"
+	"        return self\n"
+	"def endless():\n"
+	"    return [Endless()]\n"
 	"def chatty():\n"
 	"    print('to stdout from Python')\n"
 	"    return 1\n";
@@ -143,7 +148,10 @@ static void bad_results(void)
 	CHECK(is_error(r, "UnicodeEncodeError", NULL));
 	metacall_value_destroy(r);
 	r = metacallv_s("cycle", NULL, 0);
-	CHECK(is_error(r, "RecursionError", NULL));
+	CHECK(is_error(r, "ValueError", "nested deeper than 200 levels"));
+	metacall_value_destroy(r);
+	r = metacallv_s("endless", NULL, 0); /* a tolist() that never gives a plain value */
+	CHECK(is_error(r, "TypeError", "its tolist() gave a Endless"));
 	metacall_value_destroy(r);
 }
 

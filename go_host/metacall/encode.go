@@ -17,8 +17,11 @@ import (
 // What each Go type becomes (and what is an *ArgumentError): docs/values.md, the one table
 // for every host.
 
-// maxDepth bounds nesting, so a cyclic structure fails instead of growing the tape forever.
-const maxDepth = 200
+// tooDeep refuses a container inside MaxDepth others (docs/values.md): a cyclic structure
+// fails there instead of growing the tape forever.
+func tooDeep() *pathError {
+	return &pathError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", MaxDepth)}
+}
 
 func unsupported(t reflect.Type, why string) *pathError {
 	if why != "" {
@@ -80,12 +83,9 @@ func (t tape) header(tag byte, n int) tape {
 	return binary.NativeEndian.AppendUint64(append(t, tag), uint64(n))
 }
 
-// encode appends v. The common shapes of ML calls (strings, numbers, []interface{},
-// map[string]interface{}, []string) skip reflection.
+// encode appends v, held by depth containers. The common shapes of ML calls (strings,
+// numbers, []interface{}, map[string]interface{}, []string) skip reflection.
 func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
-	if depth > maxDepth {
-		return t, &pathError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
-	}
 	switch x := v.(type) {
 	case nil:
 		return t.tag('n'), nil
@@ -113,6 +113,9 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 		if x == nil {
 			return t.tag('n'), nil
 		}
+		if depth >= MaxDepth {
+			return t, tooDeep()
+		}
 		t = t.header('a', len(x))
 		for i, item := range x {
 			var err *pathError
@@ -125,6 +128,9 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 		if x == nil {
 			return t.tag('n'), nil
 		}
+		if depth >= MaxDepth {
+			return t, tooDeep()
+		}
 		t = t.header('a', len(x))
 		for i, s := range x {
 			var err *pathError
@@ -136,6 +142,9 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 	case map[string]interface{}:
 		if x == nil {
 			return t.tag('n'), nil
+		}
+		if depth >= MaxDepth {
+			return t, tooDeep()
 		}
 		t = t.header('m', len(x))
 		for k, item := range x {
@@ -153,9 +162,6 @@ func (t tape) encode(v interface{}, depth int) (tape, *pathError) {
 }
 
 func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *pathError) {
-	if depth > maxDepth {
-		return t, &pathError{reason: fmt.Sprintf("nested deeper than %d levels (a cycle?)", maxDepth)}
-	}
 	switch v.Kind() {
 	case reflect.Invalid:
 		return t.tag('n'), nil
@@ -179,10 +185,18 @@ func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *pathError) {
 	case reflect.String:
 		return t.checkedText(v.String())
 	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return t.tag('n'), nil
+		// What they hold, at the same depth: a chain of them is not nesting, but it may be a
+		// cycle of pointers only (type P *P), so it is bounded too.
+		for hops := 0; v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface; hops++ {
+			if v.IsNil() {
+				return t.tag('n'), nil
+			}
+			if hops == MaxDepth {
+				return t, &pathError{reason: fmt.Sprintf("more than %d pointers in a chain (a cycle?)", MaxDepth)}
+			}
+			v = v.Elem()
 		}
-		return t.encodeReflect(v.Elem(), depth+1)
+		return t.encodeReflect(v, depth)
 	case reflect.Slice:
 		if v.IsNil() {
 			return t.tag('n'), nil
@@ -205,6 +219,9 @@ func (t tape) encodeReflect(v reflect.Value, depth int) (tape, *pathError) {
 }
 
 func (t tape) encodeList(v reflect.Value, depth int) (tape, *pathError) {
+	if depth >= MaxDepth {
+		return t, tooDeep()
+	}
 	n := v.Len()
 	t = t.header('a', n)
 	for i := 0; i < n; i++ {
@@ -224,6 +241,9 @@ func (t tape) encodeMap(v reflect.Value, depth int) (tape, *pathError) {
 		reflect.Float32, reflect.Float64, reflect.Interface:
 	default:
 		return t, unsupported(v.Type(), "map keys must be strings, numbers or bools")
+	}
+	if depth >= MaxDepth {
+		return t, tooDeep()
 	}
 	// Keys of different Go types can be one key in Python (1, 1.0 and true): refuse that
 	// rather than let the dict keep one of them. Only interface-keyed maps can hold such keys.
@@ -362,6 +382,9 @@ func (t tape) encodeStruct(v reflect.Value, depth int) (tape, *pathError) {
 	info := structFields(v.Type())
 	if info.err != "" {
 		return t, &pathError{reason: info.err}
+	}
+	if depth >= MaxDepth {
+		return t, tooDeep()
 	}
 	type present struct {
 		name  string

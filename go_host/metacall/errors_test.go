@@ -67,6 +67,55 @@ func TestInvalidUTF8IsAnArgumentErrorAndTheNextCallWorks(t *testing.T) {
 	}
 }
 
+// nestedIn is v inside n lists.
+func nestedIn(n int, v interface{}) interface{} {
+	for i := 0; i < n; i++ {
+		v = []interface{}{v}
+	}
+	return v
+}
+
+// One nesting limit for every host (MaxDepth, the C ABI's MLBRIDGE_MAX_DEPTH): containers count,
+// pointers and interfaces do not; the argument past it is refused with its path.
+func TestNestingLimitIsTheRuntimes(t *testing.T) {
+	if MaxDepth != 200 {
+		t.Fatalf("MaxDepth %d: docs/values.md and the conformance table say 200", MaxDepth)
+	}
+	deepest := nestedIn(MaxDepth, "bottom")
+	if got := mustCall(t, "echo", deepest); !reflect.DeepEqual(got, nestedIn(MaxDepth, "bottom")) {
+		t.Fatalf("%d levels did not come back", MaxDepth)
+	}
+	type node struct {
+		Next *node `json:"next,omitempty"`
+	}
+	chain := &node{}
+	for i := 1; i < MaxDepth; i++ { // MaxDepth structs, each through a pointer
+		chain = &node{Next: chain}
+	}
+	if _, err := Call("echo", &chain); err != nil {
+		t.Fatalf("%d structs behind pointers: %v", MaxDepth, err)
+	}
+	var argErr *ArgumentError
+	_, err := Call("echo", 1, map[string]interface{}{"k": nestedIn(MaxDepth-1, []string{})})
+	if !errors.As(err, &argErr) || argErr.Position != 1 || !strings.Contains(argErr.Reason, "nested deeper than 200 levels") ||
+		argErr.Path != `["k"]`+strings.Repeat("[0]", MaxDepth-1) {
+		t.Fatalf("got %v, want an *ArgumentError for argument 1 at [\"k\"][0]…", err)
+	}
+	if _, err := Call("echo", &node{Next: chain}); !errors.As(err, &argErr) || !strings.Contains(argErr.Reason, "deeper") {
+		t.Fatalf("%d structs: got %v, want an *ArgumentError", MaxDepth+1, err)
+	}
+	type loop *loop
+	var p loop
+	p = &p
+	if _, err := Call("echo", p); !errors.As(err, &argErr) || !strings.Contains(argErr.Reason, "pointers in a chain") {
+		t.Fatalf("a cycle of pointers: got %v, want an *ArgumentError", err)
+	}
+	// (A result past it is a *PythonError ValueError: the conformance table's results/nested-201-deep.)
+	if got := mustCall(t, "echo", "after"); got != "after" {
+		t.Fatalf("the next call: %#v", got)
+	}
+}
+
 func TestCyclicArgumentFailsInsteadOfLooping(t *testing.T) {
 	cycle := []interface{}{nil}
 	cycle[0] = cycle

@@ -275,7 +275,7 @@ func (g *valueGen) value(depth int) interface{} {
 			s := g.text()
 			return &s
 		default:
-			v := g.value(depth + 1) // *interface{}: two levels in the encoder
+			v := g.value(depth + 1) // *interface{}: no level in the encoder
 			return &v
 		}
 	default:
@@ -304,13 +304,11 @@ func (o *outcome) merge(other outcome) {
 	o.key = o.key || other.key
 }
 
-// expect models encode.go (its fast path for the common types and its reflection path, with
-// the depth each adds: an interface or a pointer is one level in the reflection path), the shim
-// (dict keys) and decode.go (the Go types of the result). depth is the encoder's depth.
+// expect models encode.go (its fast path for the common types and its reflection path; a
+// container inside MaxDepth others is refused, pointers and interfaces are not levels), the
+// shim (dict keys) and decode.go (the Go types of the result). depth is how many containers
+// hold v.
 func expect(v interface{}, depth int) outcome {
-	if depth > maxDepth {
-		return outcome{argument: true}
-	}
 	switch x := v.(type) {
 	case nil:
 		return outcome{}
@@ -333,6 +331,9 @@ func expect(v interface{}, depth int) outcome {
 		if x == nil {
 			return outcome{}
 		}
+		if depth >= MaxDepth {
+			return outcome{argument: true}
+		}
 		out := outcome{}
 		list := make([]interface{}, len(x))
 		for i, item := range x {
@@ -346,6 +347,9 @@ func expect(v interface{}, depth int) outcome {
 		if x == nil {
 			return outcome{}
 		}
+		if depth >= MaxDepth {
+			return outcome{argument: true}
+		}
 		out := outcome{}
 		list := make([]interface{}, len(x))
 		for i, s := range x {
@@ -357,6 +361,9 @@ func expect(v interface{}, depth int) outcome {
 	case map[string]interface{}:
 		if x == nil {
 			return outcome{}
+		}
+		if depth >= MaxDepth {
+			return outcome{argument: true}
 		}
 		out := outcome{}
 		m := make(map[string]interface{}, len(x))
@@ -373,9 +380,6 @@ func expect(v interface{}, depth int) outcome {
 }
 
 func expectReflect(rv reflect.Value, depth int) outcome {
-	if depth > maxDepth {
-		return outcome{argument: true}
-	}
 	switch rv.Kind() {
 	case reflect.Invalid:
 		return outcome{}
@@ -396,13 +400,16 @@ func expectReflect(rv reflect.Value, depth int) outcome {
 		if rv.IsNil() {
 			return outcome{}
 		}
-		return expectReflect(rv.Elem(), depth+1)
+		return expectReflect(rv.Elem(), depth) // the generator makes no chains of MaxDepth pointers
 	case reflect.Slice, reflect.Array:
 		if rv.Kind() == reflect.Slice && rv.IsNil() {
 			return outcome{}
 		}
 		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
 			return outcome{value: append([]byte{}, rv.Bytes()...)}
+		}
+		if depth >= MaxDepth {
+			return outcome{argument: true}
 		}
 		out := outcome{}
 		list := make([]interface{}, rv.Len())
@@ -416,6 +423,9 @@ func expectReflect(rv reflect.Value, depth int) outcome {
 	case reflect.Map:
 		if rv.IsNil() {
 			return outcome{}
+		}
+		if depth >= MaxDepth {
+			return outcome{argument: true}
 		}
 		return expectMap(rv, depth)
 	}
@@ -433,8 +443,8 @@ func expectMap(rv reflect.Value, depth int) outcome {
 			k = k.Elem()
 		}
 		pk, ok := pythonValueOf(k)
-		if !ok || depth+1 > maxDepth {
-			out.argument = true // not a string, number or bool, an integer beyond int64, too deep
+		if !ok {
+			out.argument = true // not a string, number or bool, or an integer beyond int64
 			continue
 		}
 		for _, other := range seen {

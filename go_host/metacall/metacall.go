@@ -35,6 +35,12 @@ const PtrSizeInBytes = (32 << uintptr(^uintptr(0)>>63)) >> 3
 // by default), passed to it by Destroy.
 var DestroyTimeout = time.Duration(C.MLBRIDGE_DESTROY_TIMEOUT_MS) * time.Millisecond
 
+// MaxDepth is the nesting limit of every host (the C ABI's MLBRIDGE_MAX_DEPTH): at most this
+// many containers (slices, arrays, maps, structs) inside one another in an argument or a
+// result. A deeper (or cyclic) argument is an *ArgumentError, a deeper result a *PythonError
+// ValueError. Pointers and interfaces are not levels.
+const MaxDepth = C.MLBRIDGE_MAX_DEPTH
+
 // The package's lifecycle as Go sees it. It only chooses between ErrNotInitialized and
 // ErrDestroyed and spares a crossing: the runtime counts the calls in flight and refuses
 // calls after Destroy (one count for every host).

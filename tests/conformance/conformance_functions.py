@@ -100,6 +100,14 @@ def power_of_two(exponent: int) -> int:
     return 1 << exponent
 
 
+def nested(levels: int) -> Any:
+    """``"bottom"`` inside ``levels`` lists."""
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def int_keyed_dict() -> dict[Any, str]:
     return {1: "one"}
 

@@ -33,6 +33,11 @@ extern "C" {
 /* How long metacall_destroy waits for calls in flight before it clears the table anyway. */
 #define MLBRIDGE_DESTROY_TIMEOUT_MS 10000L
 
+/* The nesting limit of every host: at most this many containers (ARRAY, MAP; Go slices, arrays,
+   maps and structs; Python lists, tuples and dicts) inside one another in an argument or a
+   result. Deeper (or cyclic) values are refused with an error naming the limit. */
+#define MLBRIDGE_MAX_DEPTH 200
+
 enum mlbridge_tape_status {
 	MLBRIDGE_TAPE_OK = 0,              /* the result tape is complete (see heap) */
 	MLBRIDGE_TAPE_NOT_INITIALIZED = 1, /* before metacall_initialize / after metacall_destroy */
