@@ -39,12 +39,17 @@ class LoaderNotFoundError(LoadError):
     """No loader is registered for the tag (MetaCall's ``"py"``, our ``"mly"``)."""
 
 
+NOTHING_LOADED = "nothing is loaded: load a script or configuration first"
+"""What an unknown name's error adds when the table is empty (the C shim says the same)."""
+
+
 class FunctionNotFoundError(BridgeError):
     """The name is not a loaded function."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, nothing_loaded: bool = False) -> None:
         self.name = name
-        super().__init__(f"function not found: {name!r}")
+        hint = f" ({NOTHING_LOADED})" if nothing_loaded else ""
+        super().__init__(f"function not found: {name!r}{hint}")
 
 
 SCRIPT_MODULE_PREFIX = "mlbridge_script_"

@@ -381,10 +381,12 @@ class Runtime:
     # -- calling -------------------------------------------------------------------------
 
     def function(self, name: str) -> Function:
+        table = self.table
         try:
-            return self.table[name]
+            return table[name]
         except KeyError:
-            raise FunctionNotFoundError(_checked_text("name", name)) from None
+            checked = _checked_text("name", name)
+            raise FunctionNotFoundError(checked, nothing_loaded=not table) from None
         except TypeError:  # unhashable: not a name at all
             _checked_text("name", name)
             raise

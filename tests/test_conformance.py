@@ -166,7 +166,11 @@ sys.meta_path.insert(0, Renamer())
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ('module.TABLE = "functions"', "no function table"),
+        (
+            'module.TABLE = "functions"',
+            "bridge.RUNTIME has no attribute 'functions' (bridge._cabi.TABLE): libmetacall.so and "
+            "the bridge package it imports do not match; rebuild the library (make shim)",
+        ),
         ("del module.submit_coroutine", "submit_coroutine"),
         ("del module.describe_exception", "describe_exception"),
     ],

@@ -207,8 +207,18 @@ def test_exception_of_a_module_type_is_qualified(runtime: Runtime) -> None:
 
 
 def test_unknown_function(runtime: Runtime) -> None:
-    with pytest.raises(FunctionNotFoundError, match="'missing'"):
+    runtime.load_from_memory("py", "def present():\n    return 1\n")
+    with pytest.raises(FunctionNotFoundError) as info:
         runtime.call("missing")
+    assert str(info.value) == "function not found: 'missing'"
+
+
+def test_unknown_function_when_nothing_is_loaded_says_to_load_first(runtime: Runtime) -> None:
+    with pytest.raises(FunctionNotFoundError) as info:
+        runtime.call("missing")
+    assert str(info.value) == (
+        "function not found: 'missing' (nothing is loaded: load a script or configuration first)"
+    )
 
 
 def test_coroutine_functions_are_awaited(runtime: Runtime) -> None:

@@ -105,8 +105,11 @@ static int refresh_from(struct mlb_function *f, PyObject *table)
 {
 	PyObject *entry = PyDict_GetItemWithError(table, f->name_obj);
 	if (entry == NULL) {
+		/* An empty global table: say what to do (bridge.errors.NOTHING_LOADED, the same words). */
+		int nothing_loaded = f->owner == NULL && PyDict_Check(table) && PyDict_GET_SIZE(table) == 0;
 		if (!PyErr_Occurred())
-			PyErr_Format(PyExc_LookupError, "function not found: '%s'", f->name);
+			PyErr_Format(PyExc_LookupError, "function not found: '%s'%s", f->name,
+				     nothing_loaded ? " (nothing is loaded: load a script or configuration first)" : "");
 		return -1;
 	}
 	/* Our own reference: reading attributes may run Python code, and with it a reload on
@@ -152,9 +155,13 @@ static int refresh(struct mlb_function *f)
 		return rc;
 	}
 	PyObject *table = PyDict_GetItemWithError(mlb_py.runtime_dict, mlb_py.s_table);
-	if (table == NULL) {
+	if (table == NULL) { /* Runtime always has its table: the seam's names changed under us */
 		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_AttributeError, "the runtime has no function table");
+			PyErr_Format(PyExc_AttributeError,
+				     "bridge.RUNTIME has no attribute %R (bridge._cabi.TABLE): libmetacall.so and the bridge "
+				     "package it imports do not match; rebuild the library (make shim) from the same "
+				     "checkout, or fix bridge/_cabi.py",
+				     mlb_py.s_table);
 		return -1;
 	}
 	if (table == seen_table && f->epoch == table_epoch)

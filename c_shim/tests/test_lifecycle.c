@@ -214,11 +214,14 @@ int main(void)
 	CHECK(metacall_load_from_memory("py", script, sizeof(script), NULL) != 0);
 	metacall_destroy(); /* twice: a no-op */
 
-	/* initialize again: the table is empty until the script is loaded again */
+	/* initialize again: the table is empty until the script is loaded again, and says so */
 	CHECK(metacall_initialize() == 0);
 	CHECK(metacall_function("answer") == NULL);
+	struct metacall_exception_type ex;
+	CHECK(metacall_error_last(&ex) == 0 &&
+	      strcmp(ex.message, "function not found: 'answer' (nothing is loaded: load a script or configuration first)") == 0);
 	r = metacallfv_s(f, NULL, 0);
-	CHECK(is_error(r, NULL, "function not found"));
+	CHECK(is_error(r, "LookupError", "function not found: 'answer' (nothing is loaded"));
 	metacall_value_destroy(r);
 	REQUIRE(metacall_load_from_memory("py", script, sizeof(script), NULL) == 0);
 	CHECK(metacall_function("answer") == f);
