@@ -1,12 +1,17 @@
-"""The HTTP server (``build/bin/mlbridge-server``, ``make go``) as a child process.
+"""The HTTP server (``build/bin/mlbridge-server``, ``make go``) as a child process: the one
+implementation that ``mlbridge http-demo`` and the tests (``tests/support/mlbridge_server.py``)
+start servers with.
 
     with running(Path("examples/wine_quality.yaml")) as server:   # 127.0.0.1, a free port
         httpx.post(server.url + "/v1/api/model/wine_quality/eval", json=row)
         server.stats("wine_quality")["runtime"]["model"]["rows_evaluated"]
 
 It is stopped (SIGTERM, then SIGKILL after a grace period) when the ``with`` block ends, however
-it ends. ``mlbridge http-demo CONFIG`` (this module's command, part of ``make demo``) starts one,
-sends a single row, a batch and a repeat that the cache answers, prints the answers and stops it.
+it ends. Its output (stdout and stderr, line by line) is collected while it runs, in
+:attr:`ServerProcess.log`. A stopped server starts again on the port it had, so clients that
+fail over can come back to it. ``mlbridge http-demo CONFIG`` (this module's command, part of
+``make demo``) starts one, sends a single row, a batch and a repeat that the cache answers,
+prints the answers and stops it.
 """
 
 from __future__ import annotations
@@ -15,20 +20,21 @@ import argparse
 import contextlib
 import json
 import os
-import selectors
+import re
 import subprocess
 import sys
-import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER = REPO_ROOT / "build" / "bin" / "mlbridge-server"
-LISTENING = "mlbridge-server: listening on "
+LISTENING = re.compile(rb"^mlbridge-server: listening on (\S+)")
+"""The one line the server writes to stdout, once it serves."""
 
 
 class ServerError(RuntimeError):
@@ -53,87 +59,105 @@ def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0)
 
 
 class ServerProcess:
-    """``mlbridge-server -c config`` on ``host``, on ``port`` (0: a free one)."""
+    """``mlbridge-server -c config``; ``host`` and ``port`` (0: a free one) override the
+    configuration's ``Endpoint`` when given. ``with ServerProcess(...) as server:`` starts it
+    and closes it."""
 
     def __init__(
         self,
         config: Path,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
+        host: str | None = None,
+        port: int | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.executable = server_binary()
         if not os.access(self.executable, os.X_OK):
             raise ServerError(f"{self.executable} is not built (make go builds it)")
         self.config = config.resolve()
-        self.host, self.port = host, port
+        self.host_flag, self.port = host, port
         self.env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         self.url = ""
+        """``http://HOST:PORT`` once it listens (empty before, and if it did not start)."""
         self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self.log: list[bytes] = []
+        """Its output so far (stdout and stderr), a line each; a start begins a new one."""
+        self._reader: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        """``HOST:PORT`` of :attr:`url`."""
+        return self.url.split("://", 1)[-1]
 
     def start(self, timeout: float = 120.0) -> None:
-        """Start the server and wait for its "listening on" line (loading takes seconds)."""
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        args = [str(self.executable), "-c", str(self.config), "-host", self.host]
-        args += ["-port", str(self.port)]
+        """Start the server and wait for its "listening on" line (loading takes seconds); a
+        server that ran before starts on the same port again. :class:`ServerError` if it
+        exits or says nothing within ``timeout`` (it is stopped then)."""
+        args = [str(self.executable), "-c", str(self.config)]
+        if self.host_flag is not None:
+            args += ["-host", self.host_flag]
+        port = int(self.url.rsplit(":", 1)[1]) if self.url else self.port  # a restart: the same
+        if port is not None:
+            args += ["-port", str(port)]
+        self.url, self.log = "", []
         self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=self._log, env=self.env
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env
         )
-        try:
-            self.url = self._wait_listening(self.process, timeout)
-        except BaseException:
+        listening = threading.Event()
+        self._reader = threading.Thread(
+            target=self._read, args=(self.process, listening), name="mlbridge-server output"
+        )
+        self._reader.daemon = True
+        self._reader.start()
+        if not listening.wait(timeout) or not self.url:
+            returncode = self.process.poll()
             self.stop()
-            raise
+            why = f"exited with {returncode}" if returncode is not None else "said nothing"
+            raise ServerError(
+                f"mlbridge-server did not start ({why} within {timeout:.0f} s); its output:\n"
+                + self.output()[-3000:]
+            )
 
-    def _wait_listening(self, process: subprocess.Popen[bytes], timeout: float) -> str:
+    def _read(self, process: subprocess.Popen[bytes], listening: threading.Event) -> None:
+        """Collects the output (so the pipe never fills) and spots the listening line."""
         assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        buffered = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            while b"\n" not in buffered:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ServerError(f"no 'listening' line within {timeout:.0f} s{self._tail()}")
-                if selector.select(left):
-                    chunk = os.read(process.stdout.fileno(), 4096)
-                    if not chunk:
-                        process.wait(timeout=10)
-                        raise ServerError(f"exited with {process.returncode}{self._tail()}")
-                    buffered += chunk
-        line = buffered.split(b"\n", 1)[0].decode(errors="replace")
-        if not line.startswith(LISTENING):
-            raise ServerError(f"unexpected first line {line!r}{self._tail()}")
-        return line.removeprefix(LISTENING).strip()
+        with process.stdout:
+            for line in process.stdout:
+                self.log.append(line)
+                if not listening.is_set() and (found := LISTENING.match(line)):
+                    self.url = found.group(1).decode()
+                    listening.set()
+        listening.set()  # it exited
 
-    def _tail(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        text = self._log.read().decode(errors="replace")[-3000:]
-        return f"; its log:\n{text}" if text else ""
-
-    def log(self) -> str:
-        """What the server wrote to stderr so far."""
-        return self._tail().removeprefix("; its log:\n")
+    def output(self) -> str:
+        """What the server wrote so far, as text."""
+        return b"".join(self.log).decode(errors="replace")
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM (requests in flight are answered), SIGKILL after ``timeout``; the exit code."""
+        """SIGTERM (requests in flight are answered), SIGKILL after ``timeout``; the exit code
+        (None if it was not running). Its output stays in :attr:`log`."""
         process, self.process = self.process, None
         if process is None:
             return None
         stop_process(process, timeout)
-        if process.stdout is not None:
-            process.stdout.close()
+        if self._reader is not None:
+            self._reader.join(timeout)  # the rest of the output; it closes the pipe
         return process.returncode
 
     def close(self) -> None:
         self.stop()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def stats(self, model: str) -> dict[str, Any]:
         """The model's ``/meta/stats`` (batching, server, model and datastore counters)."""
@@ -145,13 +169,10 @@ class ServerProcess:
 
 @contextlib.contextmanager
 def running(config: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[ServerProcess]:
-    """A started :class:`ServerProcess`, stopped when the block ends, however it ends."""
-    server = ServerProcess(config, host=host, port=port)
-    try:
-        server.start()
+    """A started :class:`ServerProcess` on ``host`` and ``port`` (whatever the configuration's
+    ``Endpoint`` says), stopped when the block ends, however it ends."""
+    with ServerProcess(config, host=host, port=port) as server:
         yield server
-    finally:
-        server.close()
 
 
 # -- mlbridge http-demo ------------------------------------------------------------------------

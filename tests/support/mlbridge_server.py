@@ -1,103 +1,52 @@
-"""Our HTTP server (``build/bin/mlbridge-server``, built by ``make go``) as a child process.
+"""Our HTTP server (``build/bin/mlbridge-server``, built by ``make go``) as a child process, for
+tests: :class:`bridge.server.ServerProcess` (the one implementation, also ``mlbridge
+http-demo``'s), skipped naming ``make go`` when the binary is absent.
 
     with MlbridgeServer(config_path) as server:
         server.url                 # "http://127.0.0.1:PORT" (Endpoint.Port 0: a free port)
+        server.log                 # its output so far, a line each (read while it starts, too)
         server.eval_requests()     # eval requests it has answered for sli (its /meta/stats)
 
 ``serving(kind, models_dir, work_dir, model_id)`` is either server kind (``"mlbridge"``: ours,
 ``"mly"``: :class:`~support.mly_peer.MlyPeer`) serving one of mly's fixture models under the same
 ID with a memory datastore, so one test can run against both.
 
-A stopped server restarts on the same port (``Endpoint.Port`` is rewritten to it), so clients
-that fail over can come back to it. Tests that need it skip, naming ``make go``, when the binary
-is absent.
+A stopped server restarts on the same port, so clients that fail over can come back to it.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import threading
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 import pytest
 
+from bridge.server import ServerProcess, server_binary
 from support.mly_peer import MODELS, MlyPeer
-from support.process import ChildServer, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-MLBRIDGE_SERVER = ROOT / "build" / "bin" / "mlbridge-server"
-_LISTENING = re.compile(rb"listening on (http://\S+)")
 
 
 def require_mlbridge_server() -> Path:
-    if not os.access(MLBRIDGE_SERVER, os.X_OK):
-        pytest.skip(f"{MLBRIDGE_SERVER.relative_to(ROOT)} is not built (make go builds it)")
-    return MLBRIDGE_SERVER
+    binary = server_binary()
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"{binary} is not built (make go builds it)")
+    return binary
 
 
-class MlbridgeServer(ChildServer):
-    """``mlbridge-server -c config``; the configuration's ``Endpoint.Port`` should be 0."""
+class MlbridgeServer(ServerProcess):
+    """``mlbridge-server -c config`` for a test of the model ``model_id``; the configuration's
+    ``Endpoint`` (``Port`` should be 0) says where it listens."""
 
     def __init__(self, config: Path, model_id: str = "sli") -> None:
-        self.executable = require_mlbridge_server()
-        self.config = config
+        require_mlbridge_server()
+        super().__init__(config)
         self.model_id = model_id
-        self.url = ""
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log: list[bytes] = []
-
-    @property
-    def host(self) -> str:
-        return self.url.removeprefix("http://")
-
-    def start(self, timeout: float = 120.0) -> None:
-        config = self.config
-        if self.url:  # a restart: the same port again
-            port = self.url.rsplit(":", 1)[1]
-            text = re.sub(r"(?im)^(\s*port:\s*)0\s*$", rf"\g<1>{port}", config.read_text())
-            config = config.with_name(f"{config.stem}.restart{config.suffix}")
-            config.write_text(text)
-        self.log = []
-        self.process = subprocess.Popen(
-            [str(self.executable), "-c", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        )
-        found = threading.Event()
-        reader = threading.Thread(target=self._read, args=(self.process, found), daemon=True)
-        reader.start()
-        if not found.wait(timeout) or not self.url:
-            self.stop()
-            output = b"".join(self.log).decode(errors="replace")[-3000:]
-            raise RuntimeError(f"mlbridge-server did not start:\n{output}")
-
-    def _read(self, process: subprocess.Popen[bytes], found: threading.Event) -> None:
-        """Collects the output (so the pipe never fills) and spots the listening line."""
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.log.append(line)
-            match = _LISTENING.search(line)
-            if match and not found.is_set():
-                self.url = match.group(1).decode()
-                found.set()
-        found.set()
 
     def eval_requests(self) -> int:
         """Eval requests the server has answered for its model (``/meta/stats``)."""
-        stats = httpx.get(f"{self.url}/v1/api/model/{self.model_id}/meta/stats").json()
-        return int(stats["requests"])
-
-    def stop(self) -> None:
-        stop_process(self.process)
-        self.process = None
-
-    def close(self) -> None:
-        self.stop()
+        return int(self.stats(self.model_id)["requests"])
 
 
 class Server(Protocol):
@@ -108,7 +57,7 @@ class Server(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> object: ...  # ours answers the exit code
 
     def close(self) -> None: ...
 
