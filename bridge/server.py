@@ -58,10 +58,32 @@ def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0)
         process.wait(timeout=timeout)
 
 
-class ServerProcess:
+class ChildServer:
+    """A server run as a child process: ``with Server(...) as server:`` starts it and closes
+    it, however the block ends (subclasses define both; the tests' Redis and mly peer too)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ServerProcess(ChildServer):
     """``mlbridge-server -c config``; ``host`` and ``port`` (0: a free one) override the
-    configuration's ``Endpoint`` when given. ``with ServerProcess(...) as server:`` starts it
-    and closes it."""
+    configuration's ``Endpoint`` when given."""
 
     def __init__(
         self,
@@ -146,18 +168,6 @@ class ServerProcess:
 
     def close(self) -> None:
         self.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def stats(self, model: str) -> dict[str, Any]:
         """The model's ``/meta/stats`` (batching, server, model and datastore counters)."""
