@@ -43,8 +43,33 @@ if not hasattr(sys, "argv"):
     sys.argv = [""]
 _venv = os.environ.get("MLBRIDGE_VENV") or {venv!r}
 _site = os.path.join(_venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
+
+
+def _include_system_site(venv):
+    # pyvenv.cfg's include-system-site-packages (false when absent); no pyvenv.cfg: not a venv
+    # but a Python prefix, whose interpreter's own directories stay.
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as cfg:
+            for line in cfg:
+                key, sep, value = line.partition("=")
+                if sep and key.strip().lower() == "include-system-site-packages":
+                    return value.strip().lower() == "true"
+    except OSError:
+        return True
+    return False
+
+
 if os.path.isdir(_site):
+    # The embedded interpreter starts as the base one: its site-packages (and the user's) are
+    # on sys.path already and would shadow the environment's pinned packages (and import what
+    # the environment does not have: Keras imports IPython when it can, ~20 MB). Put the
+    # environment's first, as its own python does, and keep the others only if it says so.
+    _dirs = {{os.path.realpath(d) for d in [*site.getsitepackages(), site.getusersitepackages()]}}
+    _system = [p for p in sys.path if os.path.realpath(p) in _dirs]
+    sys.path[:] = [p for p in sys.path if p not in _system]
     site.addsitedir(_site)
+    if _include_system_site(_venv):
+        sys.path.extend(p for p in _system if p not in sys.path)
 try:
     import bridge._cabi
 except BaseException as _exc:
