@@ -89,6 +89,7 @@ func run() int {
 		return 1
 	}
 	desc.Endpoint = pre.Endpoint // with -host/-port
+	releaseLoadGarbage()
 	srv := server.New(desc)
 	ops, err := server.NewOps(srv) // health, readiness, metrics, access control, TLS, drain
 	if err != nil {
