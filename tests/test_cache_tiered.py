@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.cache import Breaker, Entry, MemoryStore, Tier, TieredStore
+from bridge.cache.memory import ENTRY_OVERHEAD
 from bridge.cache.redis_store import RedisStore
 from bridge.config import Backoff, Timeout
 from support.redis_server import RedisServer
@@ -188,4 +189,15 @@ def test_get_one_counts_each_lookup_once_per_tier() -> None:
     snap = store.snapshot()
     assert snap["tiers"]["local"]["misses"] == 1 and snap["tiers"]["local"]["hits"] == 2
     assert snap["local_hits"] == 1 and snap["hash_mismatches"] == 1 and snap["misses"] == 2
+    store.close()
+
+
+def test_the_snapshot_says_what_the_memory_tier_holds() -> None:
+    local = MemoryStore("held.local", 1)
+    store = TieredStore("held", local=Tier("local", local, 60_000))
+    assert store.snapshot()["tiers"]["local"]["entries"] == 0
+    store.put_many([("a", e(1.0)), ("b", e(2.0))])
+    held = store.snapshot()["tiers"]["local"]
+    assert held["entries"] == 2
+    assert held["bytes"] == local.accounted_bytes > 2 * ENTRY_OVERHEAD
     store.close()

@@ -199,11 +199,16 @@ class TieredStore:
         self._writer.flush()
 
     def snapshot(self) -> dict[str, Any]:
-        """Every counter of this datastore, totals first, then per tier."""
+        """Every counter of this datastore, totals first, then per tier; the memory tier also
+        says what it holds: ``entries`` and ``bytes`` (its accounted size, what ``SizeMB``
+        bounds)."""
         out: dict[str, Any] = self.counters.snapshot()
         tiers: dict[str, dict[str, int]] = {}
         for t in self.tiers:
             tiers[t.name] = t.store.counters.snapshot()
+            if isinstance(t.store, MemoryStore):
+                tiers[t.name]["entries"] = len(t.store)
+                tiers[t.name]["bytes"] = t.store.accounted_bytes
             if isinstance(t.store, Breaker):
                 tiers[t.name]["breaker_open"] = int(t.store.is_open)
         for name in ("errors", "down", "expired", "corrupt", "evictions"):
