@@ -24,9 +24,17 @@ is preceded by a warm-up run whose rows differ from the measured ones.
 
 Per run: req/s, p50 and p99 latency (wrk's own histogram), non-2xx answers and socket errors,
 and the cores the target's processes used and what the rest of the machine used meanwhile
-("other": the machine is shared, a run with much "other" is a noisy one). Per target: the peak
-whole-process RSS (VmHWM) of each of its processes, against a plain Python process that loads
-the same SavedModel with TensorFlow and evaluates one row.
+("other": the machine is shared, a run with much "other" is a noisy one).
+
+Memory, per target after each scenario (summed over its processes): the peak whole-process RSS
+so far (VmHWM), the RSS now split into anonymous and file-backed pages, threads, and for ours
+the Go runtime's share (``go_memstats_sys_bytes`` less what it released), the memory
+datastore's entries and accounted bytes, and the rows the model evaluated. The baseline is a
+plain Python process doing the same model work without a server or a cache: it loads the
+SavedModel with TensorFlow and evaluates the repeated row (against the ``same`` figure: our
+cache then holds that one row), then as many distinct rows in as many batches as our server
+evaluated over the whole run (against the ``distinct`` figure, whose cache holds every row of
+the run: its size is stated beside it).
 
 Over 400 lines because it is one benchmark program: starting each target, checking its
 answers, driving wrk and sampling CPU and memory share the run's state and serve nothing else.
@@ -52,7 +60,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.bench.memory import peak_rss_mb
+from bridge.bench.memory import peak_rss_mb, process_memory
 
 REPO = Path(__file__).resolve().parents[2]
 FLOOR_BIN = REPO / "build" / "bin" / "httpfloor"
@@ -72,7 +80,7 @@ GOALS = {
     "same vs floor": 0.8,
     "distinct vs floor": 0.25,
     "distinct vs mly": 2.0,
-    "rss vs python": 1.1,  # at most
+    "rss same vs python": 1.1,  # at most: like for like, our cache holding one row
 }
 
 _DONE = r"""
@@ -144,10 +152,37 @@ class Run:
 
 
 @dataclass
+class Memory:
+    """A target's processes after one scenario's run (sums over its processes, MB)."""
+
+    target: str
+    after: str
+    peak_rss_mb: float
+    """VmHWM: the peak since the processes started (model loading included)."""
+    rss_mb: float
+    anon_mb: float
+    file_mb: float
+    threads: int
+    go_runtime_mb: float | None = None
+    """Ours: what the Go runtime holds from the OS (heap, stacks, its structures), less what it
+    released."""
+    cache_entries: int | None = None
+    cache_mb: float | None = None
+    """Ours: the memory datastore's accounted size (keys, values and per-entry overhead)."""
+    rows_evaluated: int | None = None
+    evaluations: int | None = None
+
+
+@dataclass
 class Report:
     runs: list[Run] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
-    """Target → the sum of its processes' peak RSS; ``python`` = the plain Python process."""
+    """Target → the sum of its processes' peak RSS over the whole run; ``python`` = the plain
+    Python process that evaluated the repeated row."""
+    memory: list[Memory] = field(default_factory=list)
+    python_mb: dict[str, float] = field(default_factory=dict)
+    """Scenario → the peak RSS of the plain Python process doing that scenario's model work."""
+    python_work: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     started: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
@@ -434,19 +469,32 @@ def check_answers(name: str, url: str) -> bytes:
     return body
 
 
-def hold_model(model: str) -> None:
-    """The RSS baseline: a plain Python process that loads the SavedModel with TensorFlow and
-    evaluates one row; prints its peak RSS in MB (run by :func:`plain_python_rss_mb`)."""
+def batch_sizes(rows: int, batches: int) -> list[int]:
+    """``rows`` split into ``batches`` batches as even as can be (none empty)."""
+    batches = min(batches, rows)
+    return [rows // batches + (i < rows % batches) for i in range(batches)] if rows else []
+
+
+def hold_model(model: str, rows: int = 0, batches: int = 0) -> None:
+    """The RSS baseline: a plain Python process that loads the SavedModel with TensorFlow,
+    evaluates the repeated row, then ``rows`` distinct rows in ``batches`` batches; prints its
+    peak RSS in MB (run by :func:`plain_python_rss_mb`)."""
     import tensorflow as tf
 
     serve = tf.saved_model.load(model).signatures["serving_default"]
     out = serve(tv=tf.constant([["a b c"]]), sl=tf.constant([["a"]]))
     assert int(out["expand"].numpy()[0][0]) == ROW_EXPAND
+    n = 0
+    for size in batch_sizes(rows, batches):
+        texts = [[f"a b p{n + i}"] for i in range(size)]
+        serve(tv=tf.constant(texts), sl=tf.constant([["a"]] * size))
+        n += size
     print(f"{peak_rss_mb():.1f}")
 
 
-def plain_python_rss_mb(s: Settings) -> float:
-    code = f"from bridge.bench.http import hold_model; hold_model({str(s.models / MODEL_DIR)!r})"
+def plain_python_rss_mb(s: Settings, rows: int = 0, batches: int = 0) -> float:
+    model = str(s.models / MODEL_DIR)
+    code = f"from bridge.bench.http import hold_model; hold_model({model!r}, {rows}, {batches})"
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -490,6 +538,50 @@ def targets(s: Settings, report: Report) -> Iterator[dict[str, tuple[str, list[C
             report.rss_mb[name] = round(sum(peak_rss_mb(c.process.pid) for c in children), 1)
 
 
+def get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text: str = response.read().decode()
+        return text
+
+
+def go_runtime_mb(metrics: str) -> float:
+    """What the Go runtime holds from the OS, from ours' Prometheus text: sys less released."""
+    values = dict(
+        line.split()[:2] for line in metrics.splitlines() if line.startswith("go_memstats_")
+    )
+    sys_bytes = float(values.get("go_memstats_sys_bytes", 0))
+    return (sys_bytes - float(values.get("go_memstats_heap_released_bytes", 0))) / 2**20
+
+
+def sample_memory(target: str, after: str, children: list[Child]) -> Memory:
+    mem = [process_memory(c.process.pid) for c in children]
+    sample = Memory(
+        target=target,
+        after=after,
+        peak_rss_mb=round(sum(m.peak_rss_mb for m in mem), 1),
+        rss_mb=round(sum(m.rss_mb for m in mem), 1),
+        anon_mb=round(sum(m.anon_mb for m in mem), 1),
+        file_mb=round(sum(m.file_mb for m in mem), 1),
+        threads=sum(m.threads for m in mem),
+    )
+    ours = [c for c in children if c.name.startswith("mlbridge") and c.url]
+    if target in ("mly", "floor") or not ours:
+        return sample
+    go = entries = cached = rows = evals = 0.0
+    for child in ours:
+        go += go_runtime_mb(get_text(child.url + "/metrics"))
+        stats = json.loads(get_text(child.url + f"/v1/api/model/{MODEL_ID}/meta/stats"))
+        local = stats["runtime"]["datastore"]["tiers"].get("local", {})
+        entries += local.get("entries", 0)
+        cached += local.get("bytes", 0)
+        rows += stats["runtime"]["model"]["rows_evaluated"]
+        evals += stats["runtime"]["model"]["evaluations"]
+    sample.go_runtime_mb = round(go, 1)
+    sample.cache_entries, sample.cache_mb = int(entries), round(cached / 2**20, 1)
+    sample.rows_evaluated, sample.evaluations = int(rows), int(evals)
+    return sample
+
+
 def run(s: Settings) -> Report:
     for tool in ("wrk", *(("haproxy", "redis-server") if "mlbridge-x2" in s.targets else ())):
         if shutil.which(tool) is None:
@@ -518,9 +610,27 @@ def run(s: Settings) -> Report:
                 result = measure(s, name, scenario, url, pids, n)
                 print(format_run(result), flush=True)
                 report.runs.append(result)
+            for name, (_, children) in up.items():
+                report.memory.append(sample_memory(name, scenario, children))
     if {"mlbridge", "mly"} & set(s.targets):
-        report.rss_mb["python"] = round(plain_python_rss_mb(s), 1)
+        plain_python(s, report)
     return report
+
+
+def plain_python(s: Settings, report: Report) -> None:
+    """The baselines: the repeated row; the rows our server evaluated, in as many batches."""
+    ours = [m for m in report.memory if m.target == "mlbridge" and m.after == SCENARIOS[-1]]
+    rows = (ours[0].rows_evaluated or 0) if ours else 0
+    batches = (ours[0].evaluations or 0) if ours else 0
+    report.python_mb["same"] = round(plain_python_rss_mb(s), 1)
+    report.python_work["same"] = "loads the model, evaluates the repeated row"
+    report.rss_mb["python"] = report.python_mb["same"]
+    if rows:
+        report.python_mb["distinct"] = round(plain_python_rss_mb(s, rows, batches), 1)
+        report.python_work["distinct"] = (
+            f"loads the model, evaluates the repeated row, then {rows:,} distinct rows in "
+            f"{len(batch_sizes(rows, batches)):,} batches (what our server evaluated in the run)"
+        )
 
 
 # -- reporting ----------------------------------------------------------------------------
@@ -546,10 +656,10 @@ def ratios(report: Report) -> dict[str, float]:
         if rps.get(("mly", scenario)) and ("mlbridge", scenario) in rps:
             ours, mly = rps[("mlbridge", scenario)], rps[("mly", scenario)]
             out[f"mlbridge {scenario} vs mly"] = ours / mly
-    python = report.rss_mb.get("python")
-    for target in ("mlbridge", "mly"):
-        if python and target in report.rss_mb:
-            out[f"{target} rss vs python"] = report.rss_mb[target] / python
+    for sample in report.memory:
+        python = report.python_mb.get(sample.after)
+        if python and sample.target in ("mlbridge", "mly", "mlbridge-x2"):
+            out[f"{sample.target} rss {sample.after} vs python"] = sample.peak_rss_mb / python
     return out
 
 
@@ -564,6 +674,14 @@ def goal_lines(report: Report) -> list[str]:
         sign = "≤" if key.startswith("rss") else "≥"
         verdict = "met" if met else "missed"
         lines.append(f"- ours, {key}: **{value:.2f}x** (goal {sign} {goal}x: {verdict})")
+    distinct = r.get("mlbridge rss distinct vs python")
+    held = [m for m in report.memory if m.target == "mlbridge" and m.after == "distinct"]
+    if distinct is not None and held:
+        lines.append(
+            f"- ours, rss distinct vs python: **{distinct:.2f}x**, with a cache holding "
+            f"{held[0].cache_entries:,} rows ({held[0].cache_mb:,.0f} MB accounted) that the "
+            "plain Python process does not have"
+        )
     return lines
 
 
@@ -590,16 +708,37 @@ def markdown(report: Report) -> str:
             f"| {run_.p50_ms:.2f} | {run_.p99_ms:.2f} | {run_.non_2xx + run_.socket_errors} "
             f"| {run_.target_cores:.2f} | {run_.other_cores:.2f} |"
         )
-    lines += ["", "| process(es) | peak RSS MB | vs plain Python |", "|---|---:|---:|"]
-    python = report.rss_mb.get("python")
-    for name, mb in report.rss_mb.items():
-        versus = f"{mb / python:.2f}x" if python else ""
-        lines.append(f"| {name} | {mb:,.0f} | {versus} |")
-    lines += ["", *goal_lines(report)]
+    lines += ["", *memory_table(report), "", *goal_lines(report)]
     if "mlbridge distinct vs mly" in r:
         lines.append(f"- ours vs mly, same row: **{r.get('mlbridge same vs mly', 0):.2f}x**")
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def memory_table(report: Report) -> list[str]:
+    def mb(value: float | None) -> str:
+        return "" if value is None else f"{value:,.0f}"
+
+    lines = [
+        "| process(es) | after | peak RSS MB | vs plain Python | RSS now: anon / file MB "
+        "| threads | Go runtime MB | cache rows | cache MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for m in report.memory:
+        python = report.python_mb.get(m.after)
+        versus = f"{m.peak_rss_mb / python:.2f}x" if python and m.target != "floor" else ""
+        rows = "" if m.cache_entries is None else f"{m.cache_entries:,}"
+        lines.append(
+            f"| {m.target} | {m.after} | {m.peak_rss_mb:,.0f} | {versus} "
+            f"| {m.anon_mb:,.0f} / {m.file_mb:,.0f} | {m.threads} | {mb(m.go_runtime_mb)} "
+            f"| {rows} | {mb(m.cache_mb)} |"
+        )
+    for scenario, value in report.python_mb.items():
+        lines.append(
+            f"| python: {report.python_work[scenario]} | {scenario} | {value:,.0f} | 1.00x "
+            "| | | | | |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

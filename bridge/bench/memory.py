@@ -17,16 +17,50 @@ import psutil
 MB = 1024 * 1024
 
 
+def _status(pid: int | str) -> dict[str, str]:
+    """/proc/<pid>/status as key → value ({} if the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    fields = (line.partition(":") for line in text.splitlines())
+    return {key: value.strip() for key, _, value in fields}
+
+
+def _mb(status: dict[str, str], key: str) -> float:
+    value = status.get(key, "0 kB").split()
+    return int(value[0]) / 1024 if value else 0.0
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     """VmHWM: the OS's own peak resident set of one process (0 if it has none or is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return _mb(_status(pid), "VmHWM")
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    """One process's memory, from the OS, in MB: its peak resident set since it started
+    (VmHWM), and its resident set now (VmRSS) split into anonymous memory (every heap: Python's,
+    glibc's, Go's, TensorFlow's; thread stacks) and file-backed pages (the program and its
+    shared libraries, of which TensorFlow's take ~380 MB once a model has run)."""
+
+    peak_rss_mb: float
+    rss_mb: float
+    anon_mb: float
+    file_mb: float
+    threads: int
+
+
+def process_memory(pid: int | str = "self") -> ProcessMemory:
+    """Zeros if the process is gone."""
+    status = _status(pid)
+    return ProcessMemory(
+        peak_rss_mb=_mb(status, "VmHWM"),
+        rss_mb=_mb(status, "VmRSS"),
+        anon_mb=_mb(status, "RssAnon"),
+        file_mb=_mb(status, "RssFile") + _mb(status, "RssShmem"),
+        threads=int(status.get("Threads", "0") or 0),
+    )
 
 
 @dataclass(frozen=True)
