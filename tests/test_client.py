@@ -120,6 +120,33 @@ def test_duplicate_rows_in_a_batch_are_sent_once(fake: FakeMly, client: Client) 
     assert result.data[0] == result.data[2] and len(result.data) == 3
 
 
+def test_repeated_misses_around_a_hit_take_their_values_from_their_own_rows(
+    fake: FakeMly, client: Client
+) -> None:
+    """The request's arrays are built column by column from each missed key's first row."""
+    client.run([{"sa": "a", "sl": "a"}])
+    rows = [{"sa": "b", "sl": "c"}, {"sa": "a", "sl": "a"}, {"sa": "b", "sl": "c"}]
+    rows.append({"sa": "c", "sl": "a"})
+    result = client.run(rows)
+    assert result.cached == [False, True, False, False]
+    assert result.data == [{"expand": fake.value(r["sa"], r["sl"])} for r in rows]
+    assert fake.evals()[-1].body == {
+        "batch_size": 2,
+        "sa": ["b", "c"],
+        "sl": ["c", "a"],
+        "cache_key": ["b/c", "c/a"],
+    }
+
+
+def test_without_a_datastore_duplicate_rows_are_still_sent_once(fake: FakeMly) -> None:
+    fake.datastore = {"ID": "", "Cache": None}
+    rows = [{"sa": "a", "sl": "b"}, {"sa": "zz", "sl": "b"}, {"sa": "a", "sl": "b"}]
+    with make_client(fake) as client:
+        result = client.run(rows)
+    assert fake.evals()[-1].body["cache_key"] == ["a/b", "[UNK]/b"]
+    assert result.data[0] == result.data[2] and result.cached == [False] * 3
+
+
 def test_eval_sends_a_flat_row_with_its_key(fake: FakeMly, client: Client) -> None:
     assert client.eval({"sa": "c", "sl": "a"}) == {"expand": fake.value("c", "a")}
     assert fake.evals()[-1].body == {"sa": "c", "sl": "a", "cache_key": "c/a"}

@@ -4,22 +4,25 @@ The server is ours (``build/bin/mlbridge-server``) and mly's own (``build/peers/
 skipped when it is not built), each serving ``vectorization_int_model`` as ``vec``: its ``tv``
 input is a wildcard (the raw text is in the key), so every batch can have rows that no cache
 has seen. Goals (issue #13): a local hit at least 100x cheaper than a round
-trip; a batch of 100 rows with 90 local hits at least 5x faster than the same batch uncached.
+trip; a batch of 100 rows with 90 local hits at least 5x faster than the same batch from a client
+without a local cache, against the same server (see the batch test for every side measured).
 
-The second goal is bounded by the round trip: the 10 misses still cost one request, which on
-this trivial model (either server evaluates 100 rows in about a millisecond) is most of the
-uncached batch's time too, so 100 rows uncached / (10 rows uncached) caps the ratio near 2.
-What the client controls is that the 90 hits add little to that request: asserted as the
-mostly-cached batch costing at most 1.5x the same 10 misses sent alone. Goals are asserted only
-under ``--benchmark-enable`` (``make bench-micro``)::
+The second goal is missed on this machine, and no client can meet it: the 10 misses still cost
+one request, and the server's own time for it (its ``serviceTimeMcs``: mostly the model call,
+whose cost hardly depends on the rows) is more than a fifth of the baseline. The test prints
+that bound beside the ratio. What the client controls is that the 90 hits add little to that
+request: asserted as the mostly cached batch costing at most 1.25x the 10 misses sent alone.
+Goals are asserted only under ``--benchmark-enable`` (``make bench-micro``)::
 
-    .venv/bin/python -m pytest tests/test_client_bench.py --benchmark-enable
+    .venv/bin/python -m pytest tests/test_client_bench.py --benchmark-enable -s
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,18 +91,57 @@ def test_benchmark_local_hit_is_100x_cheaper_than_a_round_trip(
     speed_goal(ratio, at_least=100, what="client local hit vs server round trip")
 
 
+def interleaved(cases: dict[str, Callable[[], Any]], n: int) -> dict[str, list[float]]:
+    """Seconds per call of each case in each of 5 rounds; within a round the cases run one
+    after the other, so that a noisy neighbour slows every case of the round alike."""
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(5):
+        for name, case in cases.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                case()
+            times[name].append((time.perf_counter() - start) / n)
+    return times
+
+
 def test_benchmark_batch_with_90_percent_local_hits_is_5x_faster(
     vec_server: tuple[str, str], client: Client, benchmark: Any, speed_goal: SpeedGoal
 ) -> None:
-    cached_rows = fresh_rows(HITS)
-    client.run(cached_rows)
+    """One batch: 90 rows this client has answered before + 10 rows new to every cache.
+
+    * **mostly cached**: this client; the 90 are local hits, one request carries the 10.
+    * **no local cache** (the issue's baseline: the same batch, uncached by the client): a
+      client without a local cache against the same server; all 100 rows go out, the server
+      answers the 90 from its own datastore (it stored them when it evaluated them) and
+      evaluates the 10.
+    * **new everywhere**: 100 rows no cache has seen; the server evaluates all 100. Printed,
+      not the goal: it compares the client's cache with no caching anywhere.
+    * **misses alone**: the 10 new rows in a batch of their own (the request the hits ride on).
+
+    The mostly cached batch cannot end before the server has answered its request, so with a
+    client of zero cost a ratio is at most baseline / the server's own ``serviceTimeMcs`` for
+    that request: printed as the bound. Ratios are medians of per-round ratios.
+    """
+    plain = Client("vec", [vec_server[1]])
+    assert plain.store is not None
+    plain.store.close()
+    plain.store = None  # a client without a local cache: every row goes to the server
+    hot = fresh_rows(HITS)
+    client.run(hot)
+    served: list[int] = []
 
     def mostly_cached() -> Any:
-        result = client.run(cached_rows + fresh_rows(BATCH - HITS))
+        result = client.run(hot + fresh_rows(BATCH - HITS))
         assert sum(result.cached) == HITS
+        served.append(result.service_time_mcs)
         return result
 
-    def uncached() -> Any:
+    def no_local_cache() -> Any:
+        result = plain.run(hot + fresh_rows(BATCH - HITS))
+        assert not any(result.cached)
+        return result
+
+    def new_everywhere() -> Any:
         result = client.run(fresh_rows(BATCH))
         assert not any(result.cached)
         return result
@@ -107,17 +149,52 @@ def test_benchmark_batch_with_90_percent_local_hits_is_5x_faster(
     def misses_alone() -> Any:
         return client.run(fresh_rows(BATCH - HITS))
 
-    cold, warm, ratio = interleaved_ratio(uncached, 10, mostly_cached, 10)
-    floor, _, overhead = interleaved_ratio(misses_alone, 10, mostly_cached, 10)
+    with plain:
+        requests = client.counters.requests
+        times = interleaved(
+            {
+                "mostly": mostly_cached,
+                "plain": no_local_cache,
+                "new": new_everywhere,
+                "misses": misses_alone,
+            },
+            10,
+        )
+        assert client.counters.requests == requests + 3 * 5 * 10  # one request a call
+
+    def ratio(name: str) -> float:
+        return statistics.median(b / m for b, m in zip(times[name], times["mostly"], strict=True))
+
+    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    server_ms = statistics.median(served) / 1e3
+    plain_ratio, new_ratio, hits_cost = ratio("plain"), ratio("new"), 1 / ratio("misses")
     print(
-        f"\nclient.run({BATCH} rows, {vec_server[0]} server): uncached {cold * 1e3:.2f} ms, "
-        f"{HITS}% local hits {warm * 1e3:.2f} ms, {ratio:.1f}x faster (issue goal 5x); "
-        f"the {BATCH - HITS} misses alone {floor * 1e3:.2f} ms"
+        f"\nclient.run({BATCH} rows, {vec_server[0]} server), medians of 5 interleaved rounds:"
+        f"\n  {HITS} local hits + {BATCH - HITS} new rows: {ms['mostly']:.2f} ms "
+        f"(the server's own time for its request: {server_ms:.2f} ms)"
+        f"\n  the same batch, client without a local cache: {ms['plain']:.2f} ms: "
+        f"{plain_ratio:.2f}x (issue goal 5x; a free client: at most "
+        f"{ms['plain'] / server_ms:.2f}x)"
+        f"\n  {BATCH} rows new to every cache: {ms['new']:.2f} ms: {new_ratio:.2f}x "
+        f"(a free client: at most {ms['new'] / server_ms:.2f}x)"
+        f"\n  the {BATCH - HITS} new rows alone: {ms['misses']:.2f} ms "
+        f"(the {HITS} hits add {hits_cost:.3f}x)"
     )
     benchmark.extra_info.update(
-        uncached_ms=cold * 1e3, mostly_cached_ms=warm * 1e3, misses_ms=floor * 1e3, ratio=ratio
+        mostly_cached_ms=ms["mostly"],
+        server_ms=server_ms,
+        no_local_cache_ms=ms["plain"],
+        new_everywhere_ms=ms["new"],
+        misses_ms=ms["misses"],
+        ratio=plain_ratio,
+        ratio_new_everywhere=new_ratio,
     )
     benchmark(mostly_cached)
     speed_goal(
-        1 / overhead, at_most=1.5, what=f"{HITS} local hits + {BATCH - HITS} misses vs the misses"
+        hits_cost, at_most=1.25, what=f"{HITS} local hits + {BATCH - HITS} misses vs the misses"
+    )
+    speed_goal(
+        plain_ratio,
+        at_least=5,
+        what=f"{HITS}% local hits vs the same batch from a client without a local cache",
     )

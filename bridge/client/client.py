@@ -6,7 +6,8 @@
         result.cached    # [False, False] the first time, [True, True] the next
 
 Start-up downloads ``/meta/config`` and ``/meta/dictionary`` (gzip) from the first host that
-answers. A row's key comes from :class:`bridge.mly.keys.KeyBuilder`, the server's own code.
+answers. Rows' keys come from :class:`bridge.mly.keys.KeyBuilder`, the server's own code (a
+batch column by column: ``prepare_many``).
 Rows are looked up in local memory, then the server's L1 and L2 (as many as ``cache_scope``
 allows), and the rows still missing go to the server in one request (``batch_size``, one array
 per field, ``cache_key``). The answers are merged by key, so a batch in which cached rows come
@@ -27,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
+import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -47,10 +50,13 @@ from bridge.client.meta import (
     parse_meta_config,
 )
 from bridge.config import load_config
-from bridge.mly.keys import InputError, KeyBuilder
+from bridge.mly.keys import ABSENT, InputError, KeyBuilder
 from bridge.models.dictionary import Dictionary, DictionaryError, dictionary_from_json
 
 API_PREFIX = "/v1/api/model"
+
+_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "mlbridge-client"}
+_JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -98,16 +104,15 @@ class _Call:
     """One ``run``/``eval`` between the lookups and the server's answer."""
 
     state: _State
-    values: list[dict[str, Any]]
     keys: list[str]
-    first: dict[str, int]
-    """Each distinct key → its first row."""
+    """Each row's key."""
+    columns: dict[str, list[Any]]
+    """``run``: each field's checked value in each row (``ABSENT`` where a row leaves it out)."""
+    row: dict[str, Any] | None
+    """``eval``: its one row's checked values."""
     found: dict[str, Entry]
-    single: bool
-
-    @property
-    def misses(self) -> list[str]:
-        return [k for k in self.first if k not in self.found]
+    misses: list[str]
+    """The distinct keys that no cache tier answered, in input order: the request's rows."""
 
 
 class Client:
@@ -154,14 +159,11 @@ class Client:
             max_backoff_s=max_backoff_s,
         )
         self._max_retry = max_retry
-        self._http_options: dict[str, Any] = {
-            "timeout": httpx.Timeout(timeout),
-            "http1": not http2,
-            "http2": http2,
-        }
-        self._http = httpx.Client(transport=transport, **self._http_options)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._http2 = http2
+        self._http = transport or httpx.HTTPTransport(http1=not http2, http2=http2)
         self._async_transport = async_transport
-        self._async: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+        self._async: tuple[asyncio.AbstractEventLoop, httpx.AsyncBaseTransport] | None = None
         self._async_lock = threading.Lock()
         self._reloading = threading.Lock()
         self.store: TieredStore | None = None
@@ -193,27 +195,27 @@ class Client:
 
     def run(self, rows: Sequence[Mapping[str, Any]]) -> Result:
         """Many rows → a :class:`Result` (every row answered, or an exception)."""
-        call = self._prepare(rows, single=False)
+        call = self._prepare(rows)
         self._lookup(call)
         return self._complete(call)
 
     def eval(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """One row → its outputs."""
-        call = self._prepare([row], single=True)
+        call = self._prepare_one(row)
         self._lookup(call)
-        return self._complete(call).data[0]
+        return self._complete(call).data[0] if call.misses else self._hit(call)
 
     async def arun(self, rows: Sequence[Mapping[str, Any]]) -> Result:
         """:meth:`run` for asyncio (remote cache tiers are read on a worker thread)."""
-        call = self._prepare(rows, single=False)
+        call = self._prepare(rows)
         await self._alookup(call)
         return await self._acomplete(call)
 
     async def aeval(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`eval` for asyncio."""
-        call = self._prepare([row], single=True)
+        call = self._prepare_one(row)
         await self._alookup(call)
-        return (await self._acomplete(call)).data[0]
+        return (await self._acomplete(call)).data[0] if call.misses else self._hit(call)
 
     def close(self) -> None:
         self._http.close()
@@ -247,36 +249,40 @@ class Client:
 
     # -- the steps of a call ------------------------------------------------------------
 
-    def _prepare(self, rows: Sequence[Mapping[str, Any]], *, single: bool) -> _Call:
+    def _prepare(self, rows: Sequence[Mapping[str, Any]]) -> _Call:
+        """Column by column: the values of the rows that hit are never looked at again."""
         if not isinstance(rows, (list, tuple)):
             raise InputError(f"rows must be a list of dicts, not {type(rows).__name__}")
         state = self._state
-        values: list[dict[str, Any]] = []
-        keys: list[str] = []
-        for i, row in enumerate(rows):
-            try:
-                checked, key = state.keys.prepare(row)
-            except InputError as exc:
-                raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
-            values.append(checked)
-            keys.append(key)
-        first: dict[str, int] = {}
-        for i, key in enumerate(keys):
-            first.setdefault(key, i)
+        columns, keys = state.keys.prepare_many(rows)
         self.counters.add_many(calls=1, rows=len(rows))
-        return _Call(state, values, keys, first, {}, single)
+        return _Call(state, keys, columns, None, {}, list(dict.fromkeys(keys)))
+
+    def _prepare_one(self, row: Mapping[str, Any]) -> _Call:
+        state = self._state
+        values, key = state.keys.prepare(row)
+        counters = self.counters
+        with counters.lock:
+            counters.calls += 1
+            counters.rows += 1
+        keys = [key]
+        return _Call(state, keys, {}, values, {}, keys)
 
     def _lookup(self, call: _Call) -> None:
+        """Fills ``found`` and leaves in ``misses`` (every distinct key until then) the rest."""
         store = self.store
-        if store is None or not call.first:
+        if store is None or not call.keys:
             return
-        unique = list(call.first)
-        if len(unique) == 1:
-            entry = store.get_one(unique[0], call.state.dict_hash)
-            found: list[Entry | None] = [entry]
-        else:
-            found = store.get_many(unique, call.state.dict_hash)
+        if call.row is not None:  # eval: one key
+            key = call.keys[0]
+            entry = store.get_one(key, call.state.dict_hash)
+            if entry is not None:
+                call.found, call.misses = {key: entry}, []
+            return
+        unique = call.misses
+        found = store.get_many(unique, call.state.dict_hash)
         call.found = {k: e for k, e in zip(unique, found, strict=True) if e is not None}
+        call.misses = [k for k in unique if k not in call.found] if call.found else unique
 
     async def _alookup(self, call: _Call) -> None:
         store = self.store
@@ -289,15 +295,17 @@ class Client:
         """Only the misses: a flat row for ``eval``, else ``batch_size`` first, the arrays,
         then ``cache_key`` (mly's server needs ``batch_size`` before the arrays)."""
         misses = call.misses
-        rows = [call.values[call.first[k]] for k in misses]
-        if call.single:
-            return {**rows[0], "cache_key": misses[0]}
-        body: dict[str, Any] = {"batch_size": len(rows)}
-        for name in call.state.keys.fields:
-            present = [name in row for row in rows]
-            if all(present):
-                body[name] = [row[name] for row in rows]
-            elif any(present):
+        if call.row is not None:
+            return {**call.row, "cache_key": misses[0]}
+        keys = call.keys
+        first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))  # first row
+        picked = [first[k] for k in misses]
+        body: dict[str, Any] = {"batch_size": len(picked)}
+        for name, column in call.columns.items():
+            values = [column[i] for i in picked]
+            if ABSENT not in values:
+                body[name] = values
+            elif any(v is not ABSENT for v in values):
                 raise InputError(
                     f"field {name!r} is given in some rows and not in others: a batch request "
                     "carries it for every row or for none"
@@ -329,6 +337,13 @@ class Client:
                 self._reloading.release()
         return result
 
+    def _hit(self, call: _Call) -> dict[str, Any]:
+        """``eval``'s row from a cache tier."""
+        counters = self.counters
+        with counters.lock:
+            counters.cached_rows += 1
+        return dict(call.found[call.keys[0]].values)
+
     def _cached_result(self, call: _Call) -> Result:
         self.counters.add("cached_rows", len(call.keys))
         found = call.found
@@ -351,7 +366,7 @@ class Client:
         if not isinstance(dict_hash, int) or isinstance(dict_hash, bool):
             raise ProtocolError(url, f"dictHash is not an integer: {dict_hash!r:.40}")
         data = document.get("data")
-        rows = [data] if call.single else data
+        rows = [data] if call.row is not None else data
         if not isinstance(rows, list) or len(rows) != len(misses):
             got = f"{len(rows)} rows" if isinstance(rows, list) else type(data).__name__
             raise ProtocolError(url, f"asked for {len(misses)} rows, the answer has {got}")
@@ -407,15 +422,37 @@ class Client:
     async def _aget_json(self, what: str) -> Any:
         return (await self._aexchange(what, None))[1]
 
+    def _request(self, url: str, body: dict[str, Any] | None) -> httpx.Request:
+        """A GET, or a POST of ``body`` as compact JSON (what ``httpx``'s ``json=`` sends)."""
+        parsed = _parse_url(url)
+        if body is None:
+            return httpx.Request("GET", parsed, headers=_HEADERS, extensions=self._extensions)
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return httpx.Request(
+            "POST",
+            parsed,
+            content=content.encode(),
+            headers=_JSON_HEADERS,
+            extensions=self._extensions,
+        )
+
     def _exchange(self, what: str, body: dict[str, Any] | None) -> tuple[str, Any]:
-        """One request, on the next host that is up; transport failures move to the next."""
+        """One request, on the next host that is up; transport failures move to the next.
+
+        Sent on the transport itself (``httpx``'s connection pool, keep-alive, HTTP/2 and
+        timeouts), not through ``httpx.Client``, whose redirects, cookies, auth and proxy
+        settings mly's API has no use for and which cost ~0.1 ms a request."""
         failures: list[tuple[str, Exception]] = []
         for _ in range(self._max_retry + 1):
             host = self.hosts.pick()
             url = self._url(what, host)
-            request = self._http.build_request("GET" if body is None else "POST", url, json=body)
+            request = self._request(url, body)
             try:
-                response = self._http.send(request)
+                response = self._http.handle_request(request)
+                try:
+                    response.read()
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 self._transport_failed(host, url, exc, failures)
                 continue
@@ -423,15 +460,19 @@ class Client:
         raise HostsUnavailable(failures)
 
     async def _aexchange(self, what: str, body: dict[str, Any] | None) -> tuple[str, Any]:
-        """:meth:`_exchange` on the event loop's client."""
+        """:meth:`_exchange` on the event loop's transport."""
         http = self._async_client()
         failures: list[tuple[str, Exception]] = []
         for _ in range(self._max_retry + 1):
             host = self.hosts.pick()
             url = self._url(what, host)
-            request = http.build_request("GET" if body is None else "POST", url, json=body)
+            request = self._request(url, body)
             try:
-                response = await http.send(request)
+                response = await http.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 self._transport_failed(host, url, exc, failures)
                 continue
@@ -457,14 +498,23 @@ class Client:
         except ValueError as exc:
             raise ProtocolError(url, f"the answer is not JSON: {exc}") from None
 
-    def _async_client(self) -> httpx.AsyncClient:
-        """One ``AsyncClient`` per event loop (its connections belong to the loop)."""
+    def _async_client(self) -> httpx.AsyncBaseTransport:
+        """One async transport per event loop (its connections belong to the loop)."""
         loop = asyncio.get_running_loop()
         with self._async_lock:
             if self._async is None or self._async[0] is not loop:
-                client = httpx.AsyncClient(transport=self._async_transport, **self._http_options)
-                self._async = (loop, client)
+                http2 = self._http2
+                transport = self._async_transport or httpx.AsyncHTTPTransport(
+                    http1=not http2, http2=http2
+                )
+                self._async = (loop, transport)
             return self._async[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_url(url: str) -> httpx.URL:
+    """Each host's few URLs, parsed once (a parse is about half of building a request)."""
+    return httpx.URL(url)
 
 
 def _error_message(response: httpx.Response) -> str:
