@@ -3,16 +3,17 @@
 The server is ours (``build/bin/mlbridge-server``) and mly's own (``build/peers/mly-server``,
 skipped when it is not built), each serving ``vectorization_int_model`` as ``vec``: its ``tv``
 input is a wildcard (the raw text is in the key), so every batch can have rows that no cache
-has seen. Goals (issue #13): a local hit at least 100x cheaper than a round
-trip; a batch of 100 rows with 90 local hits at least 5x faster than the same batch from a client
-without a local cache, against the same server (see the batch test for every side measured).
+has seen. Goals (issue #13): a local hit at least 100x cheaper than a round trip; a batch of
+100 rows with 90 local hits at least 5x faster than the same batch from a client without a
+local cache, against the same server (the batch test says what each side does).
 
-The second goal is missed on this machine, and no client can meet it: the 10 misses still cost
-one request, and the server's own time for it (its ``serviceTimeMcs``: mostly the model call,
-whose cost hardly depends on the rows) is more than a fifth of the baseline. The test prints
-that bound beside the ratio. What the client controls is that the 90 hits add little to that
-request: asserted as the mostly cached batch costing at most 1.25x the 10 misses sent alone.
-Goals are asserted only under ``--benchmark-enable`` (``make bench-micro``)::
+The second goal is missed on this machine: the 10 misses still cost one request, and the
+server's own time for it (``serviceTimeMcs``: on ours mostly the model call, whose cost hardly
+depends on the rows) plus the 90 hits is more than a fifth of the baseline, so even a request
+that cost the client nothing would not reach 5x. The test prints that bound beside the ratio.
+What the client controls is that the 90 hits cost little beside that request: asserted as at
+most a fifth of the 10 misses' request. Goals are asserted only under ``--benchmark-enable``
+(``make bench-micro``)::
 
     .venv/bin/python -m pytest tests/test_client_bench.py --benchmark-enable -s
 """
@@ -119,9 +120,11 @@ def test_benchmark_batch_with_90_percent_local_hits_is_5x_faster(
     * **misses alone**: the 10 new rows in a batch of their own (the request the hits ride on);
       **hits alone**: the 90 (keys and lookups, no request); **h2c**: mostly cached over HTTP/2.
 
-    The mostly cached batch cannot end before the server has answered its request, so with a
-    client of zero cost a ratio is at most baseline / the server's own ``serviceTimeMcs`` for
-    that request: printed as the bound. Ratios are medians of per-round ratios.
+    The mostly cached call looks its 90 rows up, then waits for the server's answer to its
+    request: it takes at least the hits alone + the server's own ``serviceTimeMcs`` for that
+    request, so even if the request cost the client nothing (building, sending, parsing) a
+    ratio is at most baseline / (hits alone + server): printed as the bound. Ratios are medians
+    of per-round ratios.
     """
     plain = Client("vec", [vec_server[1]])
     assert plain.store is not None
@@ -176,21 +179,22 @@ def test_benchmark_batch_with_90_percent_local_hits_is_5x_faster(
         )
         assert client.counters.requests == requests + 3 * 5 * 10  # one request a call
 
-    def ratio(name: str) -> float:
-        return statistics.median(b / m for b, m in zip(times[name], times["mostly"], strict=True))
+    def ratio(name: str, to: str = "mostly") -> float:
+        return statistics.median(b / m for b, m in zip(times[name], times[to], strict=True))
 
     ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     server_ms = statistics.median(served) / 1e3
+    floor_ms = server_ms + ms["hits"]
     plain_ratio, new_ratio, hits_cost = ratio("plain"), ratio("new"), 1 / ratio("misses")
     print(
         f"\nclient.run({BATCH} rows, {vec_server[0]} server), medians of 5 interleaved rounds:"
         f"\n  {HITS} local hits + {BATCH - HITS} new rows: {ms['mostly']:.2f} ms "
         f"(the server's own time for its request: {server_ms:.2f} ms)"
         f"\n  the same batch, client without a local cache: {ms['plain']:.2f} ms: "
-        f"{plain_ratio:.2f}x (issue goal 5x; a free client: at most "
-        f"{ms['plain'] / server_ms:.2f}x)"
+        f"{plain_ratio:.2f}x (issue goal 5x; with a request that cost the client nothing: at "
+        f"most {ms['plain'] / floor_ms:.2f}x)"
         f"\n  {BATCH} rows new to every cache: {ms['new']:.2f} ms: {new_ratio:.2f}x "
-        f"(a free client: at most {ms['new'] / server_ms:.2f}x)"
+        f"(at most {ms['new'] / floor_ms:.2f}x)"
         f"\n  the {BATCH - HITS} new rows alone: {ms['misses']:.2f} ms "
         f"(the {HITS} hits add {hits_cost:.3f}x); the {HITS} hits alone: {ms['hits']:.3f} ms"
         f"\n  in the mostly cached call: client CPU {statistics.median(cpu) * 1e3:.2f} ms, "
@@ -209,10 +213,13 @@ def test_benchmark_batch_with_90_percent_local_hits_is_5x_faster(
         client_cpu_ms=statistics.median(cpu) * 1e3,
         ratio=plain_ratio,
         ratio_new_everywhere=new_ratio,
+        bound=ms["plain"] / floor_ms,
     )
     benchmark(mostly_cached)
     speed_goal(
-        hits_cost, at_most=1.25, what=f"{HITS} local hits + {BATCH - HITS} misses vs the misses"
+        ratio("hits", "misses"),
+        at_most=0.2,
+        what=f"{HITS} local hits alone vs the request of the {BATCH - HITS} misses",
     )
     speed_goal(
         plain_ratio,
