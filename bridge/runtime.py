@@ -125,10 +125,12 @@ class Loader(Protocol):
 
     def discard(self, functions: Mapping[str, Callable[..., Any]]) -> None:
         """The runtime refused what one load returned (a taken name, or :meth:`Runtime.clear`
-        ran meanwhile): release what that load holds, and nothing else."""
+        ran meanwhile), or forgot it (a clear, or a private handle closed): release what that
+        load holds, and nothing else."""
 
     def clear(self) -> None:
-        """The runtime forgot every function: release what the loads hold (connections…)."""
+        """The runtime forgot every function (each load discarded first): release what is
+        left (connections, threads…)."""
 
 
 class PythonLoader:
@@ -188,7 +190,7 @@ class PythonLoader:
                 sys.modules.pop(module_name, None)
 
     def clear(self) -> None:
-        """Nothing to release: a script's module stays imported, as under MetaCall."""
+        """Nothing left: :meth:`discard` released each load's module."""
 
 
 def _load_failure(source: str, exc: BaseException) -> LoadError:
@@ -368,14 +370,20 @@ class Runtime:
 
     def clear(self) -> None:
         """Forget every loaded function (MetaCall's destroy); loaders stay registered and
-        release what their loads held. Does not wait for loads in progress: they are refused
+        release what their loads held (a script's module leaves ``sys.modules``, so nothing
+        keeps it once no call runs it). Does not wait for loads in progress: they are refused
         when they finish."""
         with self._state_lock:
             self._generation += 1
+            table, handles = self.table, self._handles
             self.table = {}
             self._handles = []
-            loaders = list(self._loaders.values())
-        for loader in loaders:
+            loaders = dict(self._loaders)
+        for handle in handles:
+            loader = loaders.get(handle.tag)
+            if loader is not None:
+                loader.discard({n: table[n].callable for n in handle.functions if n in table})
+        for loader in loaders.values():
             loader.clear()
 
     # -- calling -------------------------------------------------------------------------

@@ -191,6 +191,19 @@ def test_a_script_exception_is_named_after_the_script_and_the_class(
     assert "mlbridge_script" not in info.value.traceback
 
 
+def test_clear_releases_a_file_scripts_module(tmp_path: Path) -> None:
+    """MetaCall's destroy: nothing of a load stays behind, sys.modules included."""
+    runtime = Runtime()
+    script = write(tmp_path / "rt_released.py", "def which():\n    return 'released'\n")
+    runtime.load_from_file("py", [script])
+    module = runtime.function("which").callable.__module__
+    assert module in sys.modules
+    runtime.clear()
+    assert module not in sys.modules
+    runtime.load_from_file("py", [script])  # and it loads again
+    assert runtime.call("which") == "released"
+
+
 def test_wrong_argument_count_is_a_call_error(runtime: Runtime) -> None:
     runtime.load_from_memory("py", "def two(a, b):\n    return a + b\n")
     with pytest.raises(CallError) as info:

@@ -135,7 +135,7 @@ static const char released[] =
 	"def global_released():\n"
 	"    import builtins, gc\n"
 	"    gc.collect()\n"
-	"    return ''.join(getattr(builtins, 'mlbridge_global_released', []))\n";
+	"    return ''.join(sorted(getattr(builtins, 'mlbridge_global_released', [])))\n";
 
 static const char *released_marks(char *text, size_t size)
 {
@@ -147,14 +147,23 @@ static const char *released_marks(char *text, size_t size)
 	return text;
 }
 
-/* destroy lets go of the Function (and with it the script's globals) that a global function
-   called from C read: by name, and through a handle the program keeps. */
+/* destroy lets go of the Function (and with it the script's globals, and for a script loaded
+   from its file its module) that a global function called from C read: by name, and through a
+   handle the program keeps. */
 static void destroy_releases_what_calls_read(void)
 {
-	char text[64];
+	char text[64], path[4096];
+	const char *dir = getenv("MLBRIDGE_TEST_SCRIPTS");
+	REQUIRE(dir != NULL);
+	snprintf(path, sizeof(path), "%s/held_file.py", dir);
+	const char *paths[1] = { path };
 	start_with(held);
 	REQUIRE(metacall_load_from_memory("py", released, sizeof(released), NULL) == 0);
-	void *r = metacallv_s("held_answer", metacall_null_args, 0);
+	REQUIRE(metacall_load_from_file("py", paths, 1, NULL) == 0);
+	void *r = metacallv_s("held_file_answer", metacall_null_args, 0);
+	CHECK(metacall_value_to_long(r) == 8);
+	metacall_value_destroy(r);
+	r = metacallv_s("held_answer", metacall_null_args, 0);
 	CHECK(metacall_value_to_long(r) == 7);
 	metacall_value_destroy(r);
 	void *f = metacall_function("held_answer");
@@ -166,7 +175,7 @@ static void destroy_releases_what_calls_read(void)
 	metacall_destroy();
 
 	start_with(released);
-	CHECK(strcmp(released_marks(text, sizeof(text)), "g") == 0);
+	CHECK(strcmp(released_marks(text, sizeof(text)), "fg") == 0);
 	/* the kept handle still calls the function once it is loaded again */
 	r = metacallfv_s(f, metacall_null_args, 0);
 	CHECK(is_error(r, "LookupError", "held_answer"));
