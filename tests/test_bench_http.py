@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bridge.bench.http import batch_sizes, go_runtime_mb
+from bridge.bench.http import batch_sizes, go_runtime_mb, metric_total
 from bridge.bench.memory import process_memory
 
 
@@ -34,3 +34,16 @@ def test_process_memory_splits_the_resident_set() -> None:
     assert mine.peak_rss_mb >= mine.rss_mb
     assert abs(mine.rss_mb - mine.anon_mb - mine.file_mb) < 1  # RssAnon + RssFile + RssShmem
     assert process_memory(2**31 - 1).peak_rss_mb == 0  # gone: zeros, no error
+
+
+def test_metric_total_sums_every_series_of_one_name_only() -> None:
+    metrics = "\n".join(
+        [
+            "# HELP mlbridge_memo_bytes Bytes the memo holds now.",
+            'mlbridge_memo_bytes{model="a"} 1.5e+06',
+            'mlbridge_memo_bytes{model="b"} 500000',
+            "mlbridge_memo_bytes_total 7",
+        ]
+    )
+    assert metric_total(metrics, "mlbridge_memo_bytes") == 2_000_000
+    assert metric_total(metrics, "mlbridge_memo_entries") is None

@@ -171,6 +171,9 @@ class Memory:
     """Ours: the memory datastore's accounted size (keys, values and per-entry overhead)."""
     rows_evaluated: int | None = None
     evaluations: int | None = None
+    memo_entries: int | None = None
+    memo_mb: float | None = None
+    """Ours, when it has one: the Go-side memo of exact requests' answers (part of Go's share)."""
 
 
 @dataclass
@@ -544,13 +547,19 @@ def get_text(url: str) -> str:
         return text
 
 
+def metric_total(metrics: str, name: str) -> float | None:
+    """The sum of every series of ``name`` in Prometheus text (None if it has none)."""
+    total = None
+    for line in metrics.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
+            total = (total or 0.0) + float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def go_runtime_mb(metrics: str) -> float:
     """What the Go runtime holds from the OS, from ours' Prometheus text: sys less released."""
-    values = dict(
-        line.split()[:2] for line in metrics.splitlines() if line.startswith("go_memstats_")
-    )
-    sys_bytes = float(values.get("go_memstats_sys_bytes", 0))
-    return (sys_bytes - float(values.get("go_memstats_heap_released_bytes", 0))) / 2**20
+    sys_bytes = metric_total(metrics, "go_memstats_sys_bytes") or 0.0
+    return (sys_bytes - (metric_total(metrics, "go_memstats_heap_released_bytes") or 0.0)) / 2**20
 
 
 def sample_memory(target: str, after: str, children: list[Child]) -> Memory:
@@ -568,8 +577,13 @@ def sample_memory(target: str, after: str, children: list[Child]) -> Memory:
     if target in ("mly", "floor") or not ours:
         return sample
     go = entries = cached = rows = evals = 0.0
+    memo: list[tuple[float, float]] = []
     for child in ours:
-        go += go_runtime_mb(get_text(child.url + "/metrics"))
+        metrics = get_text(child.url + "/metrics")
+        go += go_runtime_mb(metrics)
+        memo_entries = metric_total(metrics, "mlbridge_memo_entries")
+        if memo_entries is not None:
+            memo.append((memo_entries, metric_total(metrics, "mlbridge_memo_bytes") or 0.0))
         stats = json.loads(get_text(child.url + f"/v1/api/model/{MODEL_ID}/meta/stats"))
         local = stats["runtime"]["datastore"]["tiers"].get("local", {})
         entries += local.get("entries", 0)
@@ -579,6 +593,9 @@ def sample_memory(target: str, after: str, children: list[Child]) -> Memory:
     sample.go_runtime_mb = round(go, 1)
     sample.cache_entries, sample.cache_mb = int(entries), round(cached / 2**20, 1)
     sample.rows_evaluated, sample.evaluations = int(rows), int(evals)
+    if memo:
+        sample.memo_entries = int(sum(e for e, _ in memo))
+        sample.memo_mb = round(sum(b for _, b in memo) / 2**20, 1)
     return sample
 
 
@@ -721,22 +738,23 @@ def memory_table(report: Report) -> list[str]:
 
     lines = [
         "| process(es) | after | peak RSS MB | vs plain Python | RSS now: anon / file MB "
-        "| threads | Go runtime MB | cache rows | cache MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| threads | Go runtime MB | cache rows | cache MB | Go memo rows / MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in report.memory:
         python = report.python_mb.get(m.after)
         versus = f"{m.peak_rss_mb / python:.2f}x" if python and m.target != "floor" else ""
         rows = "" if m.cache_entries is None else f"{m.cache_entries:,}"
+        memo = "" if m.memo_entries is None else f"{m.memo_entries:,} / {m.memo_mb:,.1f}"
         lines.append(
             f"| {m.target} | {m.after} | {m.peak_rss_mb:,.0f} | {versus} "
             f"| {m.anon_mb:,.0f} / {m.file_mb:,.0f} | {m.threads} | {mb(m.go_runtime_mb)} "
-            f"| {rows} | {mb(m.cache_mb)} |"
+            f"| {rows} | {mb(m.cache_mb)} | {memo} |"
         )
     for scenario, value in report.python_mb.items():
         lines.append(
             f"| python: {report.python_work[scenario]} | {scenario} | {value:,.0f} | 1.00x "
-            "| | | | | |"
+            "| | | | | | |"
         )
     return lines
 
