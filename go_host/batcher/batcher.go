@@ -25,8 +25,10 @@ type Options struct {
 	// MaxBatchSize is the most items one call receives (default 32). A CallMany group larger
 	// than this is called on its own; a group is never split between calls.
 	MaxBatchSize int
-	// MaxWait is how long a dispatcher waits after the first item of a batch for more items
-	// (default 0: take only what is already queued, never wait).
+	// MaxWait is how long a dispatcher waits after the first item of a batch for more items.
+	// The default, 0, adds no fixed wait: an idle Batcher calls at once with what is queued,
+	// and a batch that is not full while another call runs waits for that call to end (see
+	// the package doc, "Batches under load").
 	MaxWait time.Duration
 	// QueueSize bounds the Calls (and CallMany groups) waiting for a dispatcher. When it is
 	// full, Call returns ErrOverloaded at once instead of waiting. Default:
@@ -35,7 +37,8 @@ type Options struct {
 	// MaxQueuedBatches sizes the queue in full batches (mly's setting); see QueueSize.
 	MaxQueuedBatches int
 	// Dispatchers is how many batches may run at once (default 1). More than one helps when
-	// the function releases the GIL (TensorFlow kernels do).
+	// the function releases the GIL (TensorFlow kernels do). Without MaxWait, a second call
+	// starts while one runs only with a full batch.
 	Dispatchers int
 	// SplitOnError, when set and true for a failed batch of more than one caller, splits the
 	// batch in two halves and calls each again, so only the callers whose items fail get the
@@ -97,6 +100,12 @@ type Batcher[T, R any] struct {
 	pool   sync.Pool // *request[T, R]
 
 	batches, items, overloaded, cancelled, splits, running atomic.Int64
+
+	// busy counts dispatchers between taking a batch and its function's return; waiting
+	// counts those holding a partial batch until then, and ended wakes one of them (see
+	// accumulate).
+	busy, waiting atomic.Int64
+	ended         chan struct{}
 }
 
 // request is one Call (one item) or one CallMany (a group of items) waiting for its answer.
@@ -143,6 +152,7 @@ func New[T, R any](name string, fn Func[T, R], opts Options) *Batcher[T, R] {
 		fn:    fn,
 		opts:  opts,
 		queue: make(chan *request[T, R], opts.QueueSize),
+		ended: make(chan struct{}, opts.Dispatchers),
 	}
 	b.pool.New = func() any { return &request[T, R]{reply: make(chan reply[R], 1)} }
 	b.done.Add(opts.Dispatchers)
@@ -266,6 +276,7 @@ func (b *Batcher[T, R]) dispatch() {
 		}
 		batch = append(batch[:0], first)
 		open := b.gather(&batch, first.size(), timer)
+		b.busy.Add(1)
 		b.run(batch)
 		clear(batch) // let the requests be collected while we wait for the next one
 		if !open {
@@ -274,15 +285,19 @@ func (b *Batcher[T, R]) dispatch() {
 	}
 }
 
-// gather adds queued requests to batch until it holds MaxBatchSize items or MaxWait has
-// passed since the first. It reports false when the queue has been closed and drained.
+// gather adds queued requests to batch until it holds MaxBatchSize items, or MaxWait has
+// passed since the first, or (without MaxWait) no other call is running. It reports false when
+// the queue has been closed and drained.
 func (b *Batcher[T, R]) gather(batch *[]*request[T, R], rows int, timer *time.Timer) bool {
 	rows, open := b.drain(batch, rows)
 	if !open {
 		return false
 	}
-	if timer == nil || rows >= b.opts.MaxBatchSize {
+	if rows >= b.opts.MaxBatchSize {
 		return true
+	}
+	if timer == nil {
+		return b.accumulate(batch, rows)
 	}
 	timer.Reset(b.opts.MaxWait)
 	defer timer.Stop()
@@ -302,6 +317,43 @@ func (b *Batcher[T, R]) gather(batch *[]*request[T, R], rows int, timer *time.Ti
 		}
 	}
 	return true
+}
+
+// accumulate holds a partial batch while another call runs, adding what queues meanwhile,
+// until that call ends or the batch is full. An idle Batcher calls at once (no added
+// latency); under load one call runs while the next batch grows, so the function's cost per
+// call is shared by many items instead of being paid almost per item (two dispatchers taking
+// whatever had queued made batches of one or two requests under 32 concurrent clients).
+func (b *Batcher[T, R]) accumulate(batch *[]*request[T, R], rows int) bool {
+	// Announce the wait before looking at busy; idle lowers busy before looking at waiting,
+	// so one of the two sees the other and a call's end is never missed.
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
+	select {
+	case <-b.ended: // a stale wake-up, from a call that ended before this wait
+	default:
+	}
+	if b.busy.Load() == 0 {
+		return true
+	}
+	for {
+		select {
+		case req, ok := <-b.queue:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, req)
+			var open bool
+			if rows, open = b.drain(batch, rows+req.size()); !open {
+				return false
+			}
+			if rows >= b.opts.MaxBatchSize {
+				return true
+			}
+		case <-b.ended:
+			return true
+		}
+	}
 }
 
 // drain takes what is already queued, without blocking, until the batch is full (a group may
@@ -334,13 +386,27 @@ func (b *Batcher[T, R]) run(batch []*request[T, R]) {
 		live = append(live, req)
 	}
 	if len(live) > 0 {
-		b.call(live)
+		b.call(live, true)
+	} else {
+		b.idle()
+	}
+}
+
+// idle counts a dispatcher's function returning for the last time for its batch, and wakes a
+// dispatcher waiting for that with a partial batch.
+func (b *Batcher[T, R]) idle() {
+	b.busy.Add(-1)
+	if b.waiting.Load() > 0 {
+		select {
+		case b.ended <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 }
 
 // call runs the function for reqs and answers them; under SplitOnError a failure is narrowed
-// down by halves.
-func (b *Batcher[T, R]) call(reqs []*request[T, R]) {
+// down by halves. last marks the batch's final call (its dispatcher is idle once it returns).
+func (b *Batcher[T, R]) call(reqs []*request[T, R], last bool) {
 	items := make([]T, 0, len(reqs))
 	for _, req := range reqs {
 		if req.many != nil {
@@ -359,9 +425,12 @@ func (b *Batcher[T, R]) call(reqs []*request[T, R]) {
 	if err != nil && len(reqs) > 1 && b.opts.SplitOnError != nil && b.opts.SplitOnError(err) {
 		b.splits.Add(1)
 		half := len(reqs) / 2
-		b.call(reqs[:half])
-		b.call(reqs[half:])
+		b.call(reqs[:half], false)
+		b.call(reqs[half:], last)
 		return
+	}
+	if last { // the next batch may go while this one's callers are answered
+		b.idle()
 	}
 	b.items.Add(int64(len(items)))
 	offset := 0

@@ -455,6 +455,102 @@ func TestDispatchersRunBatchesAtTheSameTime(t *testing.T) {
 	}
 }
 
+// Without MaxWait, a batch that is not full waits while another call runs, gathering what
+// arrives, and goes when that call returns: one call in flight while the next one grows.
+func TestPartialBatchWaitsForTheRunningCall(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), entered: make(chan int, 16)}
+	b := newRecorded(rec, Options{MaxBatchSize: 64, Dispatchers: 2})
+	defer b.Close()
+	first := holdFirst(t, b, rec)
+	group := make(chan []error, 1)
+	go func() {
+		got, err := b.CallMany(context.Background(), []int{1, 2, 3, 4, 5})
+		if err == nil && !slices.Equal(got, []int{10, 20, 30, 40, 50}) {
+			t.Errorf("group answered %v", got)
+		}
+		group <- []error{err}
+	}()
+	// The second dispatcher has taken the group and holds it instead of calling.
+	waitFor(t, func() bool { return b.waiting.Load() == 1 && b.Stats().Queued == 0 })
+	select {
+	case n := <-rec.entered:
+		t.Fatalf("a batch of %d went while another call ran", n)
+	case <-time.After(20 * time.Millisecond):
+	}
+	letGo(rec)
+	<-first
+	if errs := <-group; errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if sizes := rec.batchSizes(); !slices.Equal(sizes, []int{1, 5}) {
+		t.Fatalf("batch sizes %v, want [1 5]", sizes)
+	}
+}
+
+// A full batch does not wait for the running call: up to Dispatchers calls run at once.
+func TestFullBatchGoesWhileAnotherCallRuns(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), entered: make(chan int, 16)}
+	b := newRecorded(rec, Options{MaxBatchSize: 4, Dispatchers: 2})
+	defer b.Close()
+	first := holdFirst(t, b, rec)
+	go func() { _, _ = b.CallMany(context.Background(), []int{1, 2, 3, 4}) }()
+	select {
+	case n := <-rec.entered:
+		if n != 4 {
+			t.Fatalf("second batch of %d items, want 4", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a full batch waited for the running call")
+	}
+	letGo(rec)
+	<-first
+}
+
+// An idle Batcher with several dispatchers calls at once with one item: nothing else runs,
+// so nothing is worth waiting for.
+func TestIdleBatcherCallsAtOnce(t *testing.T) {
+	rec := &recorder{}
+	b := newRecorded(rec, Options{MaxBatchSize: 64, Dispatchers: 2})
+	defer b.Close()
+	for i := 1; i <= 3; i++ {
+		if got, err := b.Call(context.Background(), i); err != nil || got != i*10 {
+			t.Fatalf("call %d: %v %v", i, got, err)
+		}
+	}
+	if sizes := rec.batchSizes(); !slices.Equal(sizes, []int{1, 1, 1}) {
+		t.Fatalf("batch sizes %v, want [1 1 1]", sizes)
+	}
+}
+
+// Many callers, three dispatchers and calls of varying length: every caller is answered (a
+// partial batch never waits for a call's end that has already been signalled).
+func TestAccumulatingDispatchersAnswerEveryone(t *testing.T) {
+	var n atomic.Int64
+	b := New("f", func(items []int) ([]int, error) {
+		if n.Add(1)%3 == 0 {
+			time.Sleep(200 * time.Microsecond)
+		}
+		out := make([]int, len(items))
+		for i, it := range items {
+			out[i] = it * 10
+		}
+		return out, nil
+	}, Options{MaxBatchSize: 8, Dispatchers: 3, QueueSize: 4000})
+	defer b.Close()
+	items := make([]int, 2000)
+	for i := range items {
+		items[i] = i
+	}
+	for i, err := range callAll(t, b, items) {
+		if err != nil {
+			t.Fatalf("item %d: %v", i, err)
+		}
+	}
+	if st := b.Stats(); st.Items != 2000 || st.Running != 0 || b.busy.Load() != 0 {
+		t.Fatalf("stats %+v, busy %d", st, b.busy.Load())
+	}
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

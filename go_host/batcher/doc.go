@@ -13,13 +13,22 @@
 // Call queues one item and waits for its own result; CallMany queues several items of one
 // caller that travel together in one call (the rows of one HTTP request). Dispatcher
 // goroutines take queued items, up to MaxBatchSize of them, waiting at most MaxWait after the
-// first for more, and make one call per batch. The dispatchers hold no lock while the function
+// first for more (or, without MaxWait, while another call runs), and make one call per batch. The dispatchers hold no lock while the function
 // runs. A full queue refuses at once with ErrOverloaded instead of waiting; Close answers
 // everything already queued and then refuses with ErrClosed.
 //
 // A caller whose context ends while its items are still queued gets ctx.Err() and its items
 // are dropped before their batch runs (Stats.Cancelled); once the call has started it runs to
 // completion and the answer is discarded.
+//
+// # Batches under load
+//
+// Without MaxWait a Batcher adds no fixed wait, and still builds large batches under load: a
+// dispatcher whose batch is not full while another call runs holds it, adding whatever
+// queues meanwhile, until that call returns (or the batch fills). When idle, an item is called
+// at once; under load one call runs while the next batch grows, so the function's cost per
+// call is shared by many items. A full batch goes at once, up to Dispatchers calls at a time.
+// With MaxWait set, the window below decides instead, as mly's does.
 //
 // # When the function fails
 //
@@ -40,9 +49,10 @@
 //
 //	mly                       Options
 //	MaxBatchSize              MaxBatchSize  (mly's 0, unbounded, has no equivalent: choose a cap)
-//	BatchWaitMicros           MaxWait = BatchWaitMicros × time.Microsecond (mly's <0 means 0:
-//	                          dispatch at once; so does MaxWait 0). Like mly's, the window is
-//	                          fixed and opened by a batch's first item.
+//	BatchWaitMicros           MaxWait = BatchWaitMicros × time.Microsecond. Like mly's, the
+//	                          window is fixed and opened by a batch's first item. mly's <0
+//	                          means 0, dispatch at once; MaxWait 0 dispatches at once when no
+//	                          other call runs (see Batches under load).
 //	MaxEvaluatorConcurrency   Dispatchers   (batches running at once; mly's 0, unbounded, needs
 //	                          a number here)
 //	MaxQueuedBatches          MaxQueuedBatches: items beyond MaxQueuedBatches full batches

@@ -15,7 +15,8 @@ type BatcherOptions struct {
 	// MaxBatchSize is the most items one call receives (default 32; mly MaxBatchSize).
 	MaxBatchSize int
 	// MaxWait is how long a dispatcher waits after the first item of a batch for more items
-	// (default 0: take only what is already queued, never wait; mly BatchWaitMicros).
+	// (mly BatchWaitMicros). The default, 0, adds no fixed wait: an idle Batcher calls at
+	// once, and a batch that is not full waits while another call runs (package batcher).
 	MaxWait time.Duration
 	// QueueSize bounds the items waiting for a dispatcher (default MaxQueuedBatches ×
 	// MaxBatchSize, or 1024). When it is full, Call returns ErrOverloaded at once.

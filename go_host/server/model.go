@@ -12,8 +12,9 @@ import (
 )
 
 // Batching defaults for a model whose configuration has neither Batch nor GlobalBatching.
-// Without a wait, a batch is whatever queued while the previous one ran: no added latency
-// when idle, large batches under load.
+// Without a wait, an idle model is called at once, and under load a batch grows while the
+// running call lasts (package batcher: no added latency when idle, large batches under
+// load); the second evaluator runs only full batches.
 const (
 	defaultMaxBatchSize     = 64
 	defaultMaxQueuedBatches = 256
