@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from bridge.cache.counters import Counters
@@ -37,6 +36,19 @@ class GroupCounters(Counters):
     """Of those, keys computed again because that computation failed or took too long."""
 
 
+class _Flight(Generic[V]):
+    """One caller's computation of the keys it claimed: one per :meth:`Group.do`, not one per
+    key (a ``Future`` per key, with its lock and condition, was a large part of a batch's
+    cost)."""
+
+    __slots__ = ("done", "failed", "values")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.values: Mapping[str, V] = {}
+        self.failed = False
+
+
 class Group(Generic[V]):
     def __init__(
         self, follower_timeout_s: float = FOLLOWER_TIMEOUT_S, counters: GroupCounters | None = None
@@ -45,7 +57,7 @@ class Group(Generic[V]):
         self.counters = counters if counters is not None else GroupCounters()
         """May be shared by several groups (a model's versions count as one)."""
         self._lock = threading.Lock()
-        self._flights: dict[str, Future[V]] = {}
+        self._flights: dict[str, _Flight[V]] = {}
 
     def do(
         self,
@@ -59,55 +71,67 @@ class Group(Generic[V]):
         reaches this caller, and the callers waiting on those keys compute them themselves.
         An exception from ``publish`` reaches this caller after the waiters have their values.
         """
-        mine, theirs = self._claim(keys)
+        flight: _Flight[V] = _Flight()
+        mine, theirs = self._claim(keys, flight)
         results: dict[str, V] = {}
         if mine:
             try:
                 fresh = dict(zip(mine, compute(mine), strict=True))
-            except BaseException as exc:
-                self._release(mine, exc)
+            except BaseException:
+                self._release(mine, flight, None)
                 raise
             try:
                 if publish is not None:
                     publish(fresh)
             finally:
-                self._release(mine, fresh)
-            results.update(fresh)
-        retry: list[str] = []
-        for key, flight in theirs.items():
-            try:
-                results[key] = flight.result(timeout=self.follower_timeout_s)
-            except Exception:  # the leader failed or hangs: compute this key ourselves
-                retry.append(key)
-        if retry:
-            self.counters.add("retried", len(retry))
-            results.update(zip(retry, compute(retry), strict=True))
+                self._release(mine, flight, fresh)
+            if not theirs:
+                return fresh
+            results.update(fresh)  # fresh is the waiters' now: not written to
+        if theirs:
+            retry: list[str] = []
+            for other, waited in theirs.items():
+                if other.done.wait(self.follower_timeout_s) and not other.failed:
+                    values = other.values
+                    for key in waited:
+                        results[key] = values[key]
+                else:  # the leader failed or hangs: compute these keys ourselves
+                    retry.extend(waited)
+            if retry:
+                self.counters.add("retried", len(retry))
+                results.update(zip(retry, compute(retry), strict=True))
         return results
 
-    def _claim(self, keys: Sequence[str]) -> tuple[list[str], dict[str, Future[V]]]:
-        """``(keys now computed by the caller, futures of keys that others are computing)``."""
+    def _claim(
+        self, keys: Sequence[str], flight: _Flight[V]
+    ) -> tuple[list[str], dict[_Flight[V], list[str]]]:
+        """``(keys now computed by the caller, others' flights → the keys awaited from each)``."""
         mine: list[str] = []
-        theirs: dict[str, Future[V]] = {}
+        theirs: dict[_Flight[V], list[str]] = {}
+        flights = self._flights
         with self._lock:
             for key in keys:
-                flight = self._flights.get(key)
-                if flight is None:
-                    self._flights[key] = Future()
+                other = flights.get(key)
+                if other is None:
+                    flights[key] = flight
                     mine.append(key)
                 else:
-                    theirs[key] = flight
-        self.counters.add_many(computed=len(mine), deduped=len(theirs))
+                    theirs.setdefault(other, []).append(key)
+        self.counters.add_many(computed=len(mine), deduped=len(keys) - len(mine))
         return mine, theirs
 
-    def _release(self, keys: list[str], outcome: Mapping[str, V] | BaseException) -> None:
-        """Wake the waiters of ``keys`` with their values, or with the leader's exception."""
+    def _release(self, keys: list[str], flight: _Flight[V], fresh: Mapping[str, V] | None) -> None:
+        """Wake the waiters of ``keys`` with their values (``None``: the computation failed)."""
+        flights = self._flights
         with self._lock:
-            flights = [(k, self._flights.pop(k)) for k in keys if k in self._flights]
-        for key, flight in flights:
-            if isinstance(outcome, BaseException):
-                flight.set_exception(outcome)
-            else:
-                flight.set_result(outcome[key])
+            for key in keys:
+                if flights.get(key) is flight:
+                    del flights[key]
+        if fresh is None:
+            flight.failed = True
+        else:
+            flight.values = fresh
+        flight.done.set()
 
     def __len__(self) -> int:
         """Keys being computed now."""
