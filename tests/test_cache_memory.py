@@ -9,7 +9,7 @@ import pytest
 
 from bridge.cache import Entry, MemoryStore
 from bridge.cache.entry import encode
-from bridge.cache.memory import entry_cost
+from bridge.cache.memory import ENTRY_OVERHEAD, FLOAT_BYTES, entry_cost, json_size
 from bridge.config import ConfigError, parse_config
 
 
@@ -21,7 +21,7 @@ def row_entry(i: int) -> tuple[str, Entry]:
 def test_accounted_bytes_never_exceed_size_after_inserting_ten_times_capacity() -> None:
     store = MemoryStore("bound", 0.25)
     key, entry = row_entry(0)
-    per_entry = entry_cost(key, encode(entry))
+    per_entry = entry_cost(key, entry)
     capacity_entries = store.capacity_bytes // per_entry
     for start in range(0, 10 * capacity_entries, 100):
         store.put_many([row_entry(i) for i in range(start, start + 100)], 60_000)
@@ -39,7 +39,7 @@ def test_real_memory_stays_within_one_and_a_half_times_size() -> None:
         store = MemoryStore("tracemalloc", size_mb)
         capacity = store.capacity_bytes
         key, entry = row_entry(0)
-        n = 10 * capacity // entry_cost(key, encode(entry))
+        n = 10 * capacity // entry_cost(key, entry)
         for start in range(0, n, 500):
             store.put_many([row_entry(i) for i in range(start, start + 500)], 60_000)
         gc.collect()
@@ -52,6 +52,38 @@ def test_real_memory_stays_within_one_and_a_half_times_size() -> None:
     assert growth <= 1.5 * capacity, f"grew {growth} bytes for a {capacity}-byte cache"
     # and the accounting is not wildly pessimistic either (it would waste the budget)
     assert growth >= 0.5 * store.accounted_bytes
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        -12,
+        2**63,
+        "",
+        "points",
+        "Ünïcode",
+        True,
+        False,
+        None,
+        [],
+        {},
+        [1, [2, "x"]],
+        {"a": 1, "bb": [True, None], "c": {"d": "e"}},
+    ],
+)
+def test_the_counted_json_size_is_the_encoded_length(value: object) -> None:
+    assert json_size(value) == len(encode(Entry(0, {"v": value}))) - len('{"h":0,"v":{"v":}}')
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5, -2.2250738585072014e-308, 1e300, 80.123456])
+def test_a_float_counts_at_least_its_encoded_length(value: float) -> None:
+    assert json_size(value) == FLOAT_BYTES >= len(encode(Entry(0, {"v": value}))) - 18
+
+
+def test_an_entry_costs_its_key_its_encoded_value_and_the_overhead() -> None:
+    key, entry = "a/b", Entry(-5, {"label": "ok", "n": 7})
+    assert entry_cost(key, entry) == len(key) + len(encode(entry)) + ENTRY_OVERHEAD
 
 
 def test_entries_expire_with_their_ttl_and_are_counted() -> None:

@@ -3,21 +3,25 @@
 Entries are kept decoded (a hit costs no JSON parsing: this tier is the one that must be
 cheaper than the model by two orders of magnitude); callers copy the values they hand out.
 
-Size accounting is our own and deliberately honest: an entry costs its key and encoded value
-in bytes plus :data:`ENTRY_OVERHEAD`, the measured cost of the Python objects and the LRU
-bookkeeping around them. Without that term a cache of small entries would use several times
-its ``SizeMB`` (the tracemalloc test checks the bound).
+Size accounting is our own and deliberately honest: an entry costs its key and its value's
+size as compact JSON in bytes plus :data:`ENTRY_OVERHEAD`, the measured cost of the Python
+objects and the LRU bookkeeping around them. Without that term a cache of small entries would
+use several times its ``SizeMB`` (the tracemalloc test checks the bound). The JSON size is
+counted, not encoded (encoding every fresh entry was a tenth of a batch's cost): a float counts
+its longest form, 24 bytes, a string its UTF-8 bytes and quotes, escapes aside.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from cachetools import LRUCache
 
 from bridge.cache.counters import StoreCounters
-from bridge.cache.entry import Entry, encode
+from bridge.cache.entry import Entry
 
 ENTRY_OVERHEAD = 560
 """Bytes per entry beyond key + encoded value: the key str, Entry, values dict, tuple and float
@@ -27,8 +31,40 @@ tests/test_cache_memory.py keeps it honest)."""
 _Stored = tuple[float, Entry, int]  # (expires at, entry, accounted cost)
 
 
-def entry_cost(key: str, data: bytes) -> int:
-    return len(key.encode("utf-8")) + len(data) + ENTRY_OVERHEAD
+FLOAT_BYTES = 24
+"""The longest JSON of a double (``-2.2250738585072014e-308``): what every float counts."""
+
+_ENVELOPE = len('{"h":,"v":}')
+
+
+def entry_cost(key: str, entry: Entry) -> int:
+    """The bytes ``entry`` under ``key`` is accounted for."""
+    size = len(key.encode("utf-8")) + _ENVELOPE + len(str(entry.dict_hash))
+    return size + json_size(entry.values) + ENTRY_OVERHEAD
+
+
+def json_size(value: Any) -> int:
+    """About the length of ``value`` as compact JSON, counted without encoding it: exact for
+    ints, bools, None and ASCII strings without escapes; at least the length for floats."""
+    kind = type(value)
+    if kind is float:
+        return FLOAT_BYTES
+    if kind is str:
+        return len(value.encode("utf-8")) + 2
+    if kind is int:
+        return len(str(value))
+    if value is True or value is None:
+        return 4
+    if value is False:
+        return 5
+    if kind is dict:
+        size = 1 + (not value)
+        for name, item in value.items():
+            size += json_size(str(name)) + json_size(item) + 2
+        return size
+    if kind is list:
+        return 1 + sum(json_size(v) + 1 for v in value) + (not value)
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
 class _Bounded(LRUCache[str, _Stored]):
@@ -109,7 +145,7 @@ class MemoryStore:
 
     def put_many(self, items: Sequence[tuple[str, Entry]], ttl_ms: int) -> None:
         expires = self._clock() + ttl_ms / 1000.0
-        sized = [(key, entry, entry_cost(key, encode(entry))) for key, entry in items]
+        sized = [(key, entry, entry_cost(key, entry)) for key, entry in items]
         stored = 0
         with self._lock:
             for key, entry, cost in sized:
