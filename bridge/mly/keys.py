@@ -214,8 +214,10 @@ class KeyBuilder:
                 raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
         return {name: [v.get(name, ABSENT) for v in values] for name in self.fields}
 
-    def model_inputs(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {name: values[name] for name in self._model_inputs}
+    @property
+    def model_input_names(self) -> list[str]:
+        """The fields fed to the model (every checked row has them)."""
+        return self._model_inputs
 
 
 def _checker(spec: FieldSpec) -> Any:

@@ -281,12 +281,7 @@ class ModelService:
         if not isinstance(rows, (list, tuple)):
             raise InputError(f"rows must be a list of dicts, not {type(rows).__name__}")
         state = self._state
-        values = []
-        for i, row in enumerate(rows):
-            try:
-                values.append(state.keys.check(row))
-            except InputError as exc:
-                raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
+        values = self._checked(state, rows)
         self.counters.add_many(calls=1, rows=len(rows))
         return self._answer(state, values)[0]
 
@@ -304,16 +299,13 @@ class ModelService:
         checked: list[list[dict[str, Any]] | InputError] = []
         values: list[dict[str, Any]] = []
         for rows in batches:
-            batch = []
             try:
-                for row in rows:
-                    batch.append(state.keys.check(row))
+                batch = self._checked(state, rows)
             except InputError as exc:
-                where = f"row {len(batch)}: " if len(rows) > 1 else ""
-                checked.append(InputError(f"{where}{exc}"))
+                checked.append(exc)
                 continue
             checked.append(batch)
-            values.extend(batch)
+            values += batch
         self.counters.add_many(calls=1, rows=len(values))
         outputs, keys = self._answer(state, values)
         results: list[list[dict[str, Any]] | InputError] = []
@@ -333,6 +325,22 @@ class ModelService:
         dict_hash = state.dictionary.hash if state.dictionary is not None else 0
         return results, per_batch_keys, dict_hash
 
+    @staticmethod
+    def _checked(state: ModelVersion, rows: list[Any]) -> list[dict[str, Any]]:
+        """Every row checked (:meth:`KeyBuilder.check`); a bad one is named by its index when
+        there are several."""
+        check = state.keys.check
+        try:
+            return [check(row) for row in rows]
+        except InputError:
+            pass
+        for i, row in enumerate(rows):  # find the culprit again, now counting
+            try:
+                check(row)
+            except InputError as exc:
+                raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
+        raise AssertionError("unreachable: a row failed its check only once")
+
     def _answer(
         self, state: ModelVersion, values: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[str] | None]:
@@ -342,10 +350,12 @@ class ModelService:
             return self._evaluate(state, values), None
         if not values:
             return [], []
-        keys = [state.keys.key(v) for v in values]
+        key = state.keys.key
+        keys = [key(v) for v in values]
         row_of: dict[str, dict[str, Any]] = {}  # each distinct key's first row
-        for key, value in zip(keys, values, strict=True):
-            row_of.setdefault(key, value)
+        for k, value in zip(keys, values, strict=True):
+            if k not in row_of:
+                row_of[k] = value
         unique = list(row_of)
         found = store.get_many(unique, state.dictionary.hash, state.shape)
         results: dict[str, dict[str, Any]] = {
@@ -377,18 +387,22 @@ class ModelService:
     def _evaluate(self, state: ModelVersion, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not values:
             return []
-        keys = state.keys
-        feeds: dict[str, list[Any]] = {}
-        for row in values:
-            for name, value in keys.model_inputs(row).items():
-                feeds.setdefault(name, []).append(value)
+        # Column by column: one list per model input, one dict per row only for the answers.
+        feeds = {name: [row[name] for row in values] for name in state.keys.model_input_names}
         start = time.perf_counter()
         predicted = state.predictor.predict(feeds)
         self.call_seconds.observe(time.perf_counter() - start)  # ops: model-call latency
         self.call_rows.observe(len(values))
         self.counters.add_many(evaluations=1, rows_evaluated=len(values))
         names = state.predictor.output_names
-        return [{name: predicted[name][i] for name in names} for i in range(len(values))]
+        columns = [predicted[name] for name in names]
+        if any(len(column) != len(values) for column in columns):
+            got = [len(column) for column in columns]
+            raise ValueError(f"the model answered {got} rows for {len(values)}")
+        if len(names) == 1:
+            (name,), (column,) = names, columns
+            return [{name: value} for value in column]
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def counter_snapshot(self) -> dict[str, int]:
         """This model's counters, with single-flight's ``deduped`` and ``retried`` rows."""
