@@ -173,3 +173,12 @@ def test_every_mly_model_predicts_a_batch(mly: dict[str, SavedModel], name: str)
     assert list(out) == model.signature.output_names
     for values in out.values():
         assert len(values) == 3 and plain(values)
+
+
+@pytest.mark.parametrize("name", MLY_MODELS)
+def test_the_flat_call_answers_as_the_public_call(mly: dict[str, SavedModel], name: str) -> None:
+    model = mly[name]
+    assert model._flat_inputs is not None, "TensorFlow's flat call is gone: predict is slower"
+    tensors = model.encode({t.name: [sample_value(t.dtype)] * 3 for t in model.signature.inputs})
+    public = model.decode(model._function(**tensors))
+    assert model.decode(model.predict_tensors(tensors)) == public
