@@ -23,6 +23,7 @@ One server configuration per process: a second ``"mly-server"`` load is refused.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -235,6 +236,11 @@ class ServerLoader:
             for model_id, served in models.items():
                 functions[f"{model_id}.serve"] = served.serve
             self.config, self.models = config, models
+            # TensorFlow and the models are ~340,000 long-lived Python objects that every full
+            # collection walked again: 150 ms, under load every few seconds (a p99 spike, and
+            # ~10 % of the serve path's time). Frozen, a full collection takes ~20 ms.
+            gc.collect()
+            gc.freeze()
 
         def describe() -> str:
             return json.dumps(
@@ -267,8 +273,10 @@ class ServerLoader:
         with self._lock:
             if self.config is not None and DESCRIBE in functions:
                 self.config, self.models = None, {}
+                gc.unfreeze()  # the models may go now
         self._mly.discard(functions)
 
     def clear(self) -> None:
         with self._lock:
             self.config, self.models = None, {}
+            gc.unfreeze()
