@@ -23,6 +23,7 @@ from bridge.cache.singleflight import GroupCounters
 from bridge.config import ConfigError, Model
 from bridge.errors import LoadError
 from bridge.mly.keys import (
+    ABSENT,
     FieldSpec,
     InputError,
     KeyBuilder,
@@ -55,6 +56,10 @@ def load_saved_model(path: Path) -> Predictor:
 
 
 PredictorFactory = Callable[[Path], Predictor]
+
+Row = dict[str, Any]
+Columns = dict[str, list[Any]]
+"""Checked rows column by column: field → its value in each row (``KeyBuilder.prepare_many``)."""
 
 
 def _entry_shape(predictor: Predictor) -> Shape:
@@ -273,7 +278,8 @@ class ModelService:
             counters.rows += 1
         if entry is not None:
             return dict(entry.values)
-        fresh = self._resolve_misses(state, store, state.dictionary.hash, {key: values})
+        columns = {name: [value] for name, value in values.items()}
+        fresh = self._resolve_misses(state, store, state.dictionary.hash, columns, {key: 0})
         return dict(fresh[key])
 
     def process_batch(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -281,9 +287,9 @@ class ModelService:
         if not isinstance(rows, (list, tuple)):
             raise InputError(f"rows must be a list of dicts, not {type(rows).__name__}")
         state = self._state
-        values = self._checked(state, rows)
+        columns, keys = state.keys.prepare_many(rows)
         self.counters.add_many(calls=1, rows=len(rows))
-        return self._answer(state, values)[0]
+        return self._answer(state, columns, keys)
 
     def process_many(
         self, batches: list[list[Any]]
@@ -296,113 +302,114 @@ class ModelService:
         (``None`` when the model has no cache) and the dictionary hash (0 without one).
         """
         state = self._state
-        checked: list[list[dict[str, Any]] | InputError] = []
-        values: list[dict[str, Any]] = []
-        for rows in batches:
-            try:
-                batch = self._checked(state, rows)
-            except InputError as exc:
-                checked.append(exc)
-                continue
-            checked.append(batch)
-            values += batch
-        self.counters.add_many(calls=1, rows=len(values))
-        outputs, keys = self._answer(state, values)
+        refused: dict[int, InputError] = {}
+        try:  # every row at once, column by column; apart only to find the bad batches
+            columns, keys = state.keys.prepare_many([row for rows in batches for row in rows])
+        except InputError:
+            columns, keys, refused = self._prepare_apart(state, batches)
+        self.counters.add_many(calls=1, rows=len(keys))
+        outputs = self._answer(state, columns, keys)
+        cached = self.store is not None and state.dictionary is not None
         results: list[list[dict[str, Any]] | InputError] = []
-        per_batch_keys: list[list[str]] | None = [] if keys is not None else None
+        per_batch_keys: list[list[str]] = []
         start = 0
-        for entry in checked:
-            if isinstance(entry, InputError):
-                results.append(entry)
-                if per_batch_keys is not None:
-                    per_batch_keys.append([])
+        for i, rows in enumerate(batches):
+            error = refused.get(i)
+            if error is not None:
+                results.append(error)
+                per_batch_keys.append([])
                 continue
-            end = start + len(entry)
+            end = start + len(rows)
             results.append(outputs[start:end])
-            if per_batch_keys is not None and keys is not None:
-                per_batch_keys.append(keys[start:end])
+            per_batch_keys.append(keys[start:end])
             start = end
         dict_hash = state.dictionary.hash if state.dictionary is not None else 0
-        return results, per_batch_keys, dict_hash
+        return results, per_batch_keys if cached else None, dict_hash
 
     @staticmethod
-    def _checked(state: ModelVersion, rows: list[Any]) -> list[dict[str, Any]]:
-        """Every row checked (:meth:`KeyBuilder.check`); a bad one is named by its index when
-        there are several."""
-        check = state.keys.check
-        try:
-            return [check(row) for row in rows]
-        except InputError:
-            pass
-        for i, row in enumerate(rows):  # find the culprit again, now counting
+    def _prepare_apart(
+        state: ModelVersion, batches: list[list[Any]]
+    ) -> tuple[Columns, list[str], dict[int, InputError]]:
+        """:meth:`KeyBuilder.prepare_many` batch by batch: the good ones' columns and keys
+        joined, and the error of each bad one by its index."""
+        columns: Columns = {}
+        keys: list[str] = []
+        refused: dict[int, InputError] = {}
+        for i, rows in enumerate(batches):
             try:
-                check(row)
+                more, more_keys = state.keys.prepare_many(rows)
             except InputError as exc:
-                raise InputError(f"row {i}: {exc}" if len(rows) > 1 else str(exc)) from None
-        raise AssertionError("unreachable: a row failed its check only once")
+                refused[i] = exc
+                continue
+            for name, column in more.items():
+                columns.setdefault(name, [ABSENT] * len(keys)).extend(column)
+            keys += more_keys
+        return columns, keys, refused
 
-    def _answer(
-        self, state: ModelVersion, values: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], list[str] | None]:
-        """Checked rows → their outputs in order (through the cache), and their keys."""
+    def _answer(self, state: ModelVersion, columns: Columns, keys: list[str]) -> list[Row]:
+        """Checked rows (as columns, with their keys) → their outputs in order, through the
+        cache."""
         store = self.store
         if store is None or state.dictionary is None:
-            return self._evaluate(state, values), None
-        if not values:
-            return [], []
-        key = state.keys.key
-        keys = [key(v) for v in values]
-        row_of: dict[str, dict[str, Any]] = {}  # each distinct key's first row
-        for k, value in zip(keys, values, strict=True):
-            if k not in row_of:
-                row_of[k] = value
-        unique = list(row_of)
+            return self._evaluate(state, columns, len(keys))
+        first: dict[str, int] = {}  # each distinct key's first row
+        for i, key in enumerate(keys):
+            if key not in first:
+                first[key] = i
+        unique = list(first)
         found = store.get_many(unique, state.dictionary.hash, state.shape)
-        results: dict[str, dict[str, Any]] = {
+        results: dict[str, Row] = {
             k: e.values for k, e in zip(unique, found, strict=True) if e is not None
         }
         if len(results) < len(unique):
-            missing = {k: row_of[k] for k in unique if k not in results}
-            results.update(self._resolve_misses(state, store, state.dictionary.hash, missing))
-        return [dict(results[k]) for k in keys], keys  # copies: stored values are shared
+            missing = {k: first[k] for k in unique if k not in results}
+            dict_hash = state.dictionary.hash
+            results.update(self._resolve_misses(state, store, dict_hash, columns, missing))
+        return [dict(results[k]) for k in keys]  # copies: stored values are shared
 
     def _resolve_misses(
         self,
         state: ModelVersion,
         store: TieredStore,
         dict_hash: int,
-        missing: dict[str, dict[str, Any]],
-    ) -> dict[str, dict[str, Any]]:
-        """Evaluate the rows of ``missing`` (key → row) and store them under ``dict_hash``,
-        each key once across concurrent callers (:class:`~bridge.cache.Group`)."""
+        columns: Columns,
+        missing: dict[str, int],
+    ) -> dict[str, Row]:
+        """Evaluate the rows of ``missing`` (key → its row in ``columns``) and store them under
+        ``dict_hash``, each key once across concurrent callers (:class:`~bridge.cache.Group`)."""
 
-        def evaluate(keys: list[str]) -> list[dict[str, Any]]:
-            return self._evaluate(state, [missing[k] for k in keys])
+        def evaluate(keys: list[str]) -> list[Row]:
+            return self._evaluate(state, columns, len(keys), [missing[k] for k in keys])
 
-        def publish(fresh: Mapping[str, dict[str, Any]]) -> None:
+        def publish(fresh: Mapping[str, Row]) -> None:
             store.put_many([(k, Entry(dict_hash, v)) for k, v in fresh.items()])
 
         return state.flights.do(list(missing), evaluate, publish)
 
-    def _evaluate(self, state: ModelVersion, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not values:
+    def _evaluate(
+        self, state: ModelVersion, columns: Columns, n: int, rows: list[int] | None = None
+    ) -> list[Row]:
+        """The model's answers for ``rows`` of ``columns`` (all ``n`` when ``None``)."""
+        if n == 0:
             return []
-        # Column by column: one list per model input, one dict per row only for the answers.
-        feeds = {name: [row[name] for row in values] for name in state.keys.model_input_names}
+        names = state.keys.model_input_names
+        if rows is None:
+            feeds = {name: columns[name] for name in names}
+        else:
+            feeds = {name: [columns[name][i] for i in rows] for name in names}
         start = time.perf_counter()
         predicted = state.predictor.predict(feeds)
         self.call_seconds.observe(time.perf_counter() - start)  # ops: model-call latency
-        self.call_rows.observe(len(values))
-        self.counters.add_many(evaluations=1, rows_evaluated=len(values))
-        names = state.predictor.output_names
-        columns = [predicted[name] for name in names]
-        if any(len(column) != len(values) for column in columns):
-            got = [len(column) for column in columns]
-            raise ValueError(f"the model answered {got} rows for {len(values)}")
-        if len(names) == 1:
-            (name,), (column,) = names, columns
+        self.call_rows.observe(n)
+        self.counters.add_many(evaluations=1, rows_evaluated=n)
+        outputs = state.predictor.output_names
+        answers = [predicted[name] for name in outputs]
+        if any(len(column) != n for column in answers):
+            raise ValueError(f"the model answered {[len(c) for c in answers]} rows for {n}")
+        if len(outputs) == 1:  # one dict per row only for the answers
+            (name,), (column,) = outputs, answers
             return [{name: value} for value in column]
-        return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+        return [dict(zip(outputs, row, strict=True)) for row in zip(*answers, strict=True)]
 
     def counter_snapshot(self) -> dict[str, int]:
         """This model's counters, with single-flight's ``deduped`` and ``retried`` rows."""
