@@ -26,7 +26,7 @@ from typing import Any
 
 from _mlbridge_cffi import ffi, lib
 
-from bridge import handles
+from bridge import handles, versions
 from bridge.errors import describe_exception
 from bridge.runtime import RUNTIME
 
@@ -144,3 +144,5 @@ ffi.def_extern(name="mlbridge_py_load_from_memory")(_guarded(_load_from_memory))
 ffi.def_extern(name="mlbridge_py_clear")(_guarded(_clear))
 ffi.def_extern(name="mlbridge_bench_floor")(_bench_floor)
 ffi.def_extern(name="mlbridge_bench_noop")(_bench_noop)
+# A hot reload bumps the shim's models version (the HTTP server's memo reads it without the GIL).
+versions.on_models_changed(lib.mlbridge_models_changed)

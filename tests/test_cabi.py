@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bridge import versions
 from bridge.runtime import Function, Runtime
 
 
@@ -27,13 +28,15 @@ class _FakeFFI:
 def cabi() -> Iterator[types.ModuleType]:
     fake = types.ModuleType("_mlbridge_cffi")
     fake.ffi = _FakeFFI()  # type: ignore[attr-defined]
-    fake.lib = types.SimpleNamespace()  # type: ignore[attr-defined]
+    fake.lib = types.SimpleNamespace(mlbridge_models_changed=lambda: None)  # type: ignore[attr-defined]
     saved = {name: sys.modules.get(name) for name in ("_mlbridge_cffi", "bridge._cabi")}
+    listener = versions._listener
     sys.modules["_mlbridge_cffi"] = fake
     sys.modules.pop("bridge._cabi", None)
     try:
         yield importlib.import_module("bridge._cabi")
     finally:
+        versions.on_models_changed(listener)
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)
@@ -96,3 +99,9 @@ def test_the_handle_and_inspect_names_are_bridge_handles(cabi: types.ModuleType)
     finally:
         cabi.handle_close(scope)
     assert cabi.handle_load is handles.load and cabi.inspect_json is handles.inspect_json
+
+
+def test_a_version_swap_bumps_the_shims_models_version(cabi: types.ModuleType) -> None:
+    """ModelService.install → versions.models_changed → the C counter that hosts read without
+    the GIL (go_host/server's memo drops its answers when it moves)."""
+    assert versions._listener is sys.modules["_mlbridge_cffi"].lib.mlbridge_models_changed

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bridge import versions
 from bridge.config import ConfigError, Field, Model, parse_config
 from bridge.errors import LoadError
 from bridge.mly import MlyLoader
@@ -85,6 +86,28 @@ def test_a_renamed_directory_is_loaded_at_the_second_poll_that_sees_it(
     status = reloader.status()["add"]
     assert (status["ok"], status["reloads"], status["failures"]) == (1, 1, 0)
     assert reloader.poll("add") == "unchanged"
+
+
+def test_each_swap_and_only_a_swap_tells_the_models_version_listener(
+    served: tuple[ModelService, Reloader],
+) -> None:
+    """A host keeping answers (the HTTP server's memo) learns of a swap after it is in place."""
+    service, reloader = served
+    seen: list[dict[str, Any]] = []
+    previous = versions._listener
+    versions.on_models_changed(lambda: seen.append(service.eval({"x": 1})))
+    try:
+        replace_by_rename(service.url, "100")
+        assert reloader.poll("add") == "settling"
+        assert seen == []
+        assert reloader.poll("add") == "reloaded"
+        assert seen == [{"y": 101}]  # called once, with the new version already serving
+        replace_by_rename(service.url, "nowarm")  # fails to warm: nothing swapped, no call
+        reloader.poll("add")
+        reloader.poll("add")
+        assert seen == [{"y": 101}]
+    finally:
+        versions.on_models_changed(previous)
 
 
 def test_a_directory_being_copied_into_waits_until_a_poll_finds_it_unchanged(

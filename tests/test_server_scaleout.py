@@ -59,6 +59,7 @@ def counters(server: MlbridgeServer) -> dict[str, int]:
         "local_hits": tiers["local"]["hits"],
         "l1_hits": tiers["l1"]["hits"],
         "l1_writes": tiers["l1"]["writes"],
+        "memo_hits": stats["memo"]["hits"],  # answered by the server alone (its memo)
     }
 
 
@@ -95,10 +96,25 @@ def test_a_row_evaluated_by_one_instance_is_a_hit_on_the_other(
     assert redis_server.client().dbsize() >= 1
 
     assert evaluate(b, row) == {"expand": 12}
-    assert changes(b, before_b) == {"evaluated": 0, "local_hits": 0, "l1_hits": 1, "l1_writes": 0}
+    assert changes(b, before_b) == {
+        "evaluated": 0,
+        "local_hits": 0,
+        "l1_hits": 1,
+        "l1_writes": 0,
+        "memo_hits": 0,
+    }
 
-    # Now in B's memory too: the next repeat does not reach Redis.
+    # Now in B's memo: the same request again does not reach B's runtime, nor Redis.
     assert evaluate(b, row) == {"expand": 12}
+    assert changes(b, before_b) == {
+        "evaluated": 0,
+        "local_hits": 0,
+        "l1_hits": 1,
+        "l1_writes": 0,
+        "memo_hits": 1,
+    }
+    # The same row spelt another way reaches B's runtime: now in its memory tier.
+    assert evaluate(b, {"sl": "c", "sa": "b"}) == {"expand": 12}
     assert changes(b, before_b)["local_hits"] == 1 and changes(b, before_b)["l1_hits"] == 1
 
 

@@ -108,7 +108,18 @@ class ServedModel:
             ],
             "outputs": list(self.service.output_names),
             "batch": batch_settings(self.config.batching(self.service.spec)),
+            "memoTtlMs": self.memo_ttl_ms(),
         }
+
+    def memo_ttl_ms(self) -> int:
+        """How long the server may keep an answer of this model in its memo
+        (``go_host/server/memo.go``): the shortest ``TimeToLiveMs`` of the datastore's tiers;
+        0 without a datastore (every request is evaluated) or with no tier at all."""
+        store = self.service.store
+        if store is None:
+            return 0
+        tiers = [t for t in (store.local, store.l1, store.l2) if t is not None]
+        return min((t.ttl_ms for t in tiers), default=0)
 
     def remote_config(self) -> dict[str, Any]:
         """mly's ``config.Remote`` (``/meta/config``), which its Go client reads at start-up.

@@ -34,6 +34,7 @@ from bridge.mly.keys import (
 from bridge.mly.latency import ROW_BUCKETS, Histogram
 from bridge.mly.reload import warm_up
 from bridge.models.dictionary import Dictionary, load_dictionary
+from bridge.versions import models_changed
 
 
 class Predictor(Protocol):
@@ -170,8 +171,10 @@ class ModelService:
         return self._warmed(self._build(Path(url) if url is not None else self._state.url))
 
     def install(self, state: ModelVersion) -> None:
-        """Serve ``state`` from the next call on (one assignment: calls in flight keep theirs)."""
+        """Serve ``state`` from the next call on (one assignment: calls in flight keep theirs),
+        then bump the models version (hosts drop answers they kept of the old one)."""
         self._state = state
+        models_changed()
 
     def warm(self) -> None:
         """One evaluation of the serving version (the loader warms every model it loads)."""

@@ -213,3 +213,17 @@ void mlbridge_destroy(long timeout_ms)
 	mlb_handles_forget();   /* the C side of the private handles that clear closed */
 	pthread_mutex_unlock(&lifecycle_lock);
 }
+
+/* The models version (mlbridge.h): plain storage read and bumped only with atomic operations,
+   so that a Go host can load it through the address without a cgo call. */
+static uint64_t models_version;
+
+const uint64_t *mlbridge_models_version(void)
+{
+	return &models_version;
+}
+
+void mlbridge_models_changed(void)
+{
+	__atomic_add_fetch(&models_version, 1, __ATOMIC_SEQ_CST);
+}

@@ -69,11 +69,12 @@ func TestAFullQueueAnswers429(t *testing.T) {
 		wg.Add(2)
 		go func() { defer wg.Done(); replies[0] = post(t, h1, "tiny", long) }()
 		running := waitFor("running", func(s modelStats) bool { return s.ActiveEvaluators == 1 })
-		go func() { defer wg.Done(); replies[1] = post(t, h2c, "tiny", `{"sa":"a","sl":"a"}`) }()
+		// With a cache_key: the memo keeps no answer to such a request, so each one queues.
+		go func() { defer wg.Done(); replies[1] = post(t, h2c, "tiny", `{"sa":"a","sl":"a","cache_key":"a/a"}`) }()
 		queued := running && waitFor("queued", func(s modelStats) bool { return s.BatchQueueLen == 1 })
 		var refused reply
 		if queued {
-			refused = post(t, h2c, "tiny", `{"sa":"b","sl":"b"}`)
+			refused = post(t, h2c, "tiny", `{"sa":"b","sl":"b","cache_key":"b/b"}`)
 		}
 		wg.Wait()
 		for i, r := range replies {

@@ -53,6 +53,10 @@ type ModelDescription struct {
 	Fields   []Field  `json:"fields"`
 	Outputs  []string `json:"outputs"`
 	Batch    *Batch   `json:"batch"`
+	// MemoTTLMs is how long the server may keep an answer in its memo (memo.go): the
+	// datastore's shortest TimeToLiveMs; 0 without a datastore (no memo: every request is
+	// evaluated).
+	MemoTTLMs int64 `json:"memoTtlMs"`
 }
 
 // Field is one field a row may carry.

@@ -162,6 +162,22 @@ var (
 		"Requests refused with 429 because the model's queue was full.", []string{"model"}, nil)
 	expiredDesc = prometheus.NewDesc("mlbridge_model_expired_total",
 		"Requests whose deadline passed while queued: dropped, never evaluated.", []string{"model"}, nil)
+	memoHitsDesc = prometheus.NewDesc("mlbridge_memo_hits_total",
+		"Requests answered from the server's memo of exact requests, without the runtime.", []string{"model"}, nil)
+	memoMissesDesc = prometheus.NewDesc("mlbridge_memo_misses_total",
+		"Requests the memo did not hold (they went to the runtime).", []string{"model"}, nil)
+	memoStoresDesc = prometheus.NewDesc("mlbridge_memo_stores_total",
+		"Answers stored in the memo.", []string{"model"}, nil)
+	memoEvictionsDesc = prometheus.NewDesc("mlbridge_memo_evictions_total",
+		"Memo entries dropped for room (least recently used first).", []string{"model"}, nil)
+	memoExpiredDesc = prometheus.NewDesc("mlbridge_memo_expired_total",
+		"Memo entries found past the datastore's TimeToLiveMs (dropped, answered by the runtime).", []string{"model"}, nil)
+	memoInvalidationsDesc = prometheus.NewDesc("mlbridge_memo_invalidations_total",
+		"Times the whole memo was dropped because a model was reloaded.", []string{"model"}, nil)
+	memoEntriesDesc = prometheus.NewDesc("mlbridge_memo_entries",
+		"Entries in the memo now.", []string{"model"}, nil)
+	memoBytesDesc = prometheus.NewDesc("mlbridge_memo_bytes",
+		"Bytes the memo holds now (keys, answers and a fixed overhead per entry).", []string{"model"}, nil)
 )
 
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -171,6 +187,10 @@ func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- batchedDesc
 	ch <- rejectedDesc
 	ch <- expiredDesc
+	for _, d := range []*prometheus.Desc{memoHitsDesc, memoMissesDesc, memoStoresDesc, memoEvictionsDesc,
+		memoExpiredDesc, memoInvalidationsDesc, memoEntriesDesc, memoBytesDesc} {
+		ch <- d
+	}
 }
 
 func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
@@ -182,6 +202,19 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(batchedDesc, prometheus.CounterValue, float64(st.Items), id)
 		ch <- prometheus.MustNewConstMetric(rejectedDesc, prometheus.CounterValue, float64(st.Overloaded), id)
 		ch <- prometheus.MustNewConstMetric(expiredDesc, prometheus.CounterValue, float64(st.Cancelled), id)
+		if m.memo == nil {
+			continue
+		}
+		ms := m.memo.stats()
+		for _, c := range []struct {
+			desc  *prometheus.Desc
+			value uint64
+		}{{memoHitsDesc, ms.Hits}, {memoMissesDesc, ms.Misses}, {memoStoresDesc, ms.Stores},
+			{memoEvictionsDesc, ms.Evictions}, {memoExpiredDesc, ms.Expired}, {memoInvalidationsDesc, ms.Invalidations}} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.value), id)
+		}
+		ch <- prometheus.MustNewConstMetric(memoEntriesDesc, prometheus.GaugeValue, float64(ms.Entries), id)
+		ch <- prometheus.MustNewConstMetric(memoBytesDesc, prometheus.GaugeValue, float64(ms.Bytes), id)
 	}
 }
 

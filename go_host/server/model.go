@@ -28,10 +28,14 @@ type model struct {
 	batcher  *metacall.Batcher
 	options  metacall.BatcherOptions
 	dictHash atomic.Int64 // as of the last answer (the runtime may reload the model)
+	memo     *memo        // nil: every request reaches the runtime (memo.go)
 }
 
-func newModel(d ModelDescription) *model {
+func newModel(d ModelDescription, limits memoLimits) *model {
 	m := &model{id: d.ID, fields: make(map[string]Field, len(d.Fields))}
+	if d.MemoTTLMs > 0 {
+		m.memo = newMemo(time.Duration(d.MemoTTLMs)*time.Millisecond, limits, metacall.ModelsVersion())
+	}
 	for _, f := range d.Fields {
 		m.fields[f.Name] = f
 	}

@@ -193,9 +193,19 @@ func TestPrometheusScrapeReadsOneRuntimeSnapshot(t *testing.T) {
 	if n := sample(t, first, "mlbridge_http_request_duration_seconds_count", `model="sli"`); n != 3 {
 		t.Fatalf("request latency count %v, want 3", n)
 	}
-	// The repeats were cache hits in the local tier; one row was evaluated.
-	if n := sample(t, first, "mlbridge_cache_hits_total", `datastore="sli"`, `tier="local"`); n < 2 {
-		t.Fatalf("local hits %v, want ≥ 2", n)
+	// The repeats were answered from this server's memo, without the runtime (memo.go).
+	if n := sample(t, first, "mlbridge_memo_hits_total", `model="sli"`); n != 2 {
+		t.Fatalf("memo hits %v, want 2", n)
+	}
+	for _, name := range []string{"mlbridge_memo_misses_total", "mlbridge_memo_stores_total",
+		"mlbridge_memo_evictions_total", "mlbridge_memo_expired_total",
+		"mlbridge_memo_invalidations_total", "mlbridge_memo_entries", "mlbridge_memo_bytes"} {
+		sample(t, first, name, `model="sli"`)
+	}
+	// A spelling the memo has not seen reaches the runtime, which finds the row in its cache.
+	data(t, s.send(t, http.MethodPost, "/v1/api/model/sli/eval", `{"sl":"ops-scrape","sa":"ops-scrape"}`))
+	if n := sample(t, scrape("/metrics"), "mlbridge_cache_hits_total", `datastore="sli"`, `tier="local"`); n < 1 {
+		t.Fatalf("local hits %v, want ≥ 1", n)
 	}
 	for _, name := range []string{
 		"mlbridge_model_evaluations_total", "mlbridge_model_rows_evaluated_total",

@@ -48,8 +48,9 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	putBuffer(buf)
 }
 
-// appendOK appends the success envelope around data (one row's outputs, or a list of them).
-func appendOK(b []byte, dictHash, serviceMcs int64, rows []interface{}, batch bool) []byte {
+// appendEnvelope appends the success envelope up to its data:
+// {"status":"ok","dictHash":N,"serviceTimeMcs":N,"data":  (the caller appends data and '}').
+func appendEnvelope(b []byte, dictHash, serviceMcs int64) []byte {
 	b = append(b, `{"status":"ok",`...)
 	if dictHash != 0 {
 		b = append(b, `"dictHash":`...)
@@ -58,7 +59,11 @@ func appendOK(b []byte, dictHash, serviceMcs int64, rows []interface{}, batch bo
 	}
 	b = append(b, `"serviceTimeMcs":`...)
 	b = strconv.AppendInt(b, serviceMcs, 10)
-	b = append(b, `,"data":`...)
+	return append(b, `,"data":`...)
+}
+
+// appendData appends an answer's data: one row's outputs, or a list of them with batch.
+func appendData(b []byte, rows []interface{}, batch bool) []byte {
 	if batch {
 		b = append(b, '[')
 		for i, row := range rows {
@@ -67,13 +72,12 @@ func appendOK(b []byte, dictHash, serviceMcs int64, rows []interface{}, batch bo
 			}
 			b = appendValue(b, row)
 		}
-		b = append(b, ']')
-	} else if len(rows) == 1 {
-		b = appendValue(b, rows[0])
-	} else {
-		b = append(b, "null"...)
+		return append(b, ']')
 	}
-	return append(b, '}')
+	if len(rows) == 1 {
+		return appendValue(b, rows[0])
+	}
+	return append(b, "null"...)
 }
 
 // appendValue appends a runtime value as JSON; map keys are sorted (stable output order).

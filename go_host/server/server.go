@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"mlbridge/go_host/metacall"
 )
 
 // Server serves the models of one loaded configuration.
@@ -41,12 +44,15 @@ type Server struct {
 
 // New builds the server for a loaded configuration (see Load); it starts one Batcher per
 // model. Close it with Shutdown.
-func New(d *Description) *Server {
+func New(d *Description) *Server { return newServer(d, defaultMemoLimits) }
+
+// newServer is New with the memo's bounds (tests give small ones).
+func newServer(d *Description, limits memoLimits) *Server {
 	s := &Server{desc: d, models: make(map[string]*model, len(d.Models)), mux: http.NewServeMux()}
 	limit := d.Endpoint.BufferSize
 	s.bodies.New = func() interface{} { b := make([]byte, 0, min(limit+1, 64<<10)); return &b }
 	for _, md := range d.Models {
-		s.models[md.ID] = newModel(md)
+		s.models[md.ID] = newModel(md, limits)
 	}
 	s.mux.HandleFunc("/v1/api/model/{id}/eval", s.serveEval)
 	s.mux.HandleFunc("/v1/api/model/{id}/meta/{what}", s.serveMeta)
@@ -126,25 +132,52 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	// key is what the memo knows the request by: the body, or '?' and the query (a body that
+	// decodes starts with '{' or a space, so the two never meet).
 	var (
-		req *evalRequest
-		err error
+		key  []byte
+		body []byte
+		err  error
 	)
+	query := false
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		req, err = decodeQuery(r.URL.RawQuery, m.fields)
+		query = true
+		if m.memo != nil {
+			buf := getBuffer()
+			defer putBuffer(buf)
+			key = append(append((*buf)[:0], '?'), r.URL.RawQuery...)
+			*buf = key
+		}
 	case http.MethodPost, http.MethodPut:
 		buf := s.bodies.Get().(*[]byte)
 		defer s.bodies.Put(buf)
-		var body []byte
 		body, err = s.readBody(r, buf)
-		if err == nil {
-			req, err = decodeBody(body)
-		}
+		key = body
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT")
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: GET with a query, POST or PUT with a JSON body")
 		return
+	}
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	// The version is read before the runtime call: an answer is kept only if no reload
+	// happened since (memo.put).
+	var version uint64
+	if m.memo != nil {
+		version = metacall.ModelsVersion()
+		if data, dictHash, ok := m.memo.get(key, version); ok {
+			writeAnswer(w, dictHash, time.Since(start), data)
+			return
+		}
+	}
+	var req *evalRequest
+	if query {
+		req, err = decodeQuery(r.URL.RawQuery, m.fields)
+	} else {
+		req, err = decodeBody(body)
 	}
 	if err != nil {
 		writeFailure(w, err)
@@ -163,7 +196,25 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := getBuffer()
-	b := appendOK((*out)[:0], ans.dictHash, time.Since(start).Microseconds(), ans.rows, req.batch)
+	b := appendEnvelope((*out)[:0], ans.dictHash, time.Since(start).Microseconds())
+	from := len(b)
+	b = appendData(b, ans.rows, req.batch)
+	data := b[from:]
+	b = append(b, '}')
+	writeJSON(w, http.StatusOK, b)
+	// Requests with a cache_key reach the runtime every time: it counts the disagreements.
+	if m.memo != nil && req.cacheKeys == nil {
+		m.memo.put(key, version, data, ans.dictHash)
+	}
+	*out = b
+	putBuffer(out)
+}
+
+// writeAnswer writes a success whose data is already encoded (a memo hit).
+func writeAnswer(w http.ResponseWriter, dictHash int64, took time.Duration, data []byte) {
+	out := getBuffer()
+	b := appendEnvelope((*out)[:0], dictHash, took.Microseconds())
+	b = append(append(b, data...), '}')
 	writeJSON(w, http.StatusOK, b)
 	*out = b
 	putBuffer(out)
@@ -280,7 +331,14 @@ func (s *Server) writeStats(w http.ResponseWriter, m *model) {
 	b = strconv.AppendBool(b, st.Queued >= m.options.MaxQueuedBatches*m.options.MaxBatchSize)
 	b = append(b, `,"timeout":`...)
 	b = strconv.AppendInt(b, int64(m.options.MaxWait), 10)
-	b = fmt.Appendf(b, `,"batches":%d,"requests":%d,"overloaded":%d,"cancelled":%d,"runtime":%s}`,
-		st.Batches, st.Items, st.Overloaded, st.Cancelled, text)
+	b = fmt.Appendf(b, `,"batches":%d,"requests":%d,"overloaded":%d,"cancelled":%d,"memo":`,
+		st.Batches, st.Items, st.Overloaded, st.Cancelled)
+	if m.memo != nil { // memo.go: requests answered here, without the runtime
+		memo, _ := json.Marshal(m.memo.stats())
+		b = append(b, memo...)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = fmt.Appendf(b, `,"runtime":%s}`, text)
 	writeJSON(w, http.StatusOK, b)
 }

@@ -23,6 +23,7 @@
 #define MLBRIDGE_H 1
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <metacall/metacall_api.h>
 
@@ -65,6 +66,12 @@ METACALL_API void mlbridge_release(void);
 
 /* metacall_destroy with another bound on the wait for calls in flight. */
 METACALL_API void mlbridge_destroy(long timeout_ms);
+
+/* The runtime's models version: a counter bumped every time a served model's version changes
+   (a hot reload swapped it in), after the swap. A host that keeps answers of a model (the HTTP
+   server's memo) reads it with an atomic 64-bit load at this address, which stays valid for
+   the life of the process (before metacall_initialize too): no call, no GIL. */
+METACALL_API const uint64_t *mlbridge_models_version(void);
 
 #ifdef __cplusplus
 }
