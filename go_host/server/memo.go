@@ -85,8 +85,10 @@ type memoEntry struct {
 
 var memoEpoch = time.Now()
 
-// monotonic is nanoseconds on the monotonic clock.
-func monotonic() int64 { return int64(time.Since(memoEpoch)) }
+// memoTime is t in the memo's clock: nanoseconds since memoEpoch, on the monotonic clock.
+func memoTime(t time.Time) int64 { return int64(t.Sub(memoEpoch)) }
+
+func monotonic() int64 { return memoTime(time.Now()) }
 
 // newMemo is an empty memo whose entries live ttl, holding answers from models version
 // `version` on (the runtime's version now).
@@ -139,8 +141,8 @@ func (sh *memoShard) advance(version uint64) {
 }
 
 // get returns the answer stored for key, if it is from models version `version` (read by the
-// caller before the lookup) and not expired. data must not be modified.
-func (m *memo) get(key []byte, version uint64) (data []byte, dictHash int64, ok bool) {
+// caller before the lookup) and not expired at `at` (memoTime). data must not be modified.
+func (m *memo) get(key []byte, version uint64, at int64) (data []byte, dictHash int64, ok bool) {
 	m.sync(version)
 	sh := m.shard(key)
 	sh.mu.Lock()
@@ -156,7 +158,7 @@ func (m *memo) get(key []byte, version uint64) (data []byte, dictHash int64, ok 
 		return nil, 0, false
 	}
 	e := el.Value.(*memoEntry)
-	if m.now() >= e.expires {
+	if at >= e.expires {
 		sh.remove(el)
 		sh.mu.Unlock()
 		m.expired.Add(1)

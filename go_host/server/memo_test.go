@@ -29,7 +29,7 @@ func testMemoAt(ttl time.Duration, limits memoLimits, version uint64) (*memo, *i
 
 func mustHit(t *testing.T, m *memo, key string, version uint64, want string) {
 	t.Helper()
-	data, hash, ok := m.get([]byte(key), version)
+	data, hash, ok := m.get([]byte(key), version, m.now())
 	if !ok || string(data) != want || hash != 7 {
 		t.Fatalf("get %q: %q %d %v, want %q 7 true", key, data, hash, ok, want)
 	}
@@ -37,7 +37,7 @@ func mustHit(t *testing.T, m *memo, key string, version uint64, want string) {
 
 func mustMiss(t *testing.T, m *memo, key string, version uint64) {
 	t.Helper()
-	if data, _, ok := m.get([]byte(key), version); ok {
+	if data, _, ok := m.get([]byte(key), version, m.now()); ok {
 		t.Fatalf("get %q: hit %q, want a miss", key, data)
 	}
 }
@@ -78,15 +78,15 @@ func TestMemoKeepsItsBoundsLeastRecentlyUsedFirstOut(t *testing.T) {
 	for _, k := range keys5[:4] {
 		m.put(k, 0, data, 7)
 	}
-	if _, _, ok := m.get(keys5[0], 0); !ok {
+	if _, _, ok := m.get(keys5[0], 0, m.now()); !ok {
 		t.Fatal("the first entry was not kept")
 	}
 	m.put(keys5[4], 0, data, 7)
-	if _, _, ok := m.get(keys5[1], 0); ok {
+	if _, _, ok := m.get(keys5[1], 0, m.now()); ok {
 		t.Fatal("the least recently used entry was kept past the byte bound")
 	}
 	for _, k := range append([][]byte{keys5[0]}, keys5[2:]...) {
-		if _, _, ok := m.get(k, 0); !ok {
+		if _, _, ok := m.get(k, 0, m.now()); !ok {
 			t.Fatalf("%s was evicted", k)
 		}
 	}
@@ -142,7 +142,7 @@ func TestMemoUnderConcurrentUse(t *testing.T) {
 			for i := range 2000 {
 				k := []byte(fmt.Sprint(i % 100))
 				version := uint64(i / 500)
-				if data, _, ok := m.get(k, version); ok && string(data) != string(k) {
+				if data, _, ok := m.get(k, version, m.now()); ok && string(data) != string(k) {
 					t.Errorf("goroutine %d: %s answered %s", g, k, data)
 					return
 				}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,14 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ops      *operations
+	evals    map[string]*evalMetrics // per served model: the eval hot path's series, looked up once
+}
+
+// evalMetrics are a model's eval series, resolved from their labels once.
+type evalMetrics struct {
+	ok      prometheus.Counter  // mlbridge_http_requests_total{model, "eval", "200"}
+	latency prometheus.Observer // mlbridge_http_request_duration_seconds{model}
+	perf    atomic.Pointer[recorded]
 }
 
 func newMetrics(srv *Server) *metrics {
@@ -36,7 +46,14 @@ func newMetrics(srv *Server) *metrics {
 			Help:    "Eval request latency, from the handler's start to the response written.",
 			Buckets: prometheus.ExponentialBuckets(100e-6, 2, 16), // 100 µs … 3.3 s
 		}, []string{"model"}),
-		ops: newOperations(),
+		ops:   newOperations(),
+		evals: make(map[string]*evalMetrics, len(srv.models)),
+	}
+	for id := range srv.models {
+		m.evals[id] = &evalMetrics{
+			ok:      m.requests.WithLabelValues(id, "eval", "200"),
+			latency: m.latency.WithLabelValues(id),
+		}
 	}
 	m.registry.MustRegister(
 		m.requests, m.latency,
@@ -56,10 +73,20 @@ func (m *metrics) mount(handle func(string, http.Handler)) {
 	handle("/v1/api/metric/operation/{name}", http.HandlerFunc(m.ops.serveOne))
 }
 
-// statusWriter remembers the status a handler wrote.
+// statusWriter remembers the status a handler wrote, and when the request started.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	start  time.Time
+}
+
+// requestStart is when the request started: as the metrics saw it (one clock read for both),
+// or now.
+func requestStart(w http.ResponseWriter) time.Time {
+	if sw, ok := w.(*statusWriter); ok {
+		return sw.start
+	}
+	return time.Now()
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -78,28 +105,48 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// statusWriters are reused: a handler keeps no ResponseWriter past its return.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
 func (m *metrics) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		sw.ResponseWriter, sw.status, sw.start = w, 0, start
+		defer func() { sw.ResponseWriter = nil; statusWriters.Put(sw) }()
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		model, endpoint := m.route(r.URL.Path)
-		m.requests.WithLabelValues(model, endpoint, strconv.Itoa(sw.status)).Inc()
-		if endpoint == "eval" && model != "" {
-			took := time.Since(start)
-			m.latency.WithLabelValues(model).Observe(took.Seconds())
-			m.ops.record(model+"Perf", took, perfCounter(sw.status))
+		if endpoint != "eval" || model == "" {
+			m.requests.WithLabelValues(model, endpoint, strconv.Itoa(sw.status)).Inc()
+			return
 		}
+		took := time.Since(start)
+		em := m.evals[model]
+		if em == nil { // a model mounted after the metrics (tests)
+			em = &evalMetrics{ok: m.requests.WithLabelValues(model, endpoint, "200"), latency: m.latency.WithLabelValues(model)}
+		}
+		if sw.status == http.StatusOK {
+			em.ok.Inc()
+		} else {
+			m.requests.WithLabelValues(model, endpoint, strconv.Itoa(sw.status)).Inc()
+		}
+		em.latency.Observe(took.Seconds())
+		perf := em.perf.Load()
+		if perf == nil {
+			perf = m.ops.perf(model)
+			em.perf.Store(perf)
+		}
+		perf.record(start.Add(took), took, perfCounter(sw.status))
 	})
 }
 
 // route names a path for the labels; only served model IDs become label values (an unknown
 // ID in a URL must not create a series).
 func (m *metrics) route(path string) (model, endpoint string) {
-	if rest, ok := strings.CutPrefix(path, "/v1/api/model/"); ok {
+	if rest, ok := strings.CutPrefix(path, evalPrefix); ok {
 		id, tail, _ := strings.Cut(rest, "/")
 		if _, served := m.srv.models[id]; served {
 			model = id

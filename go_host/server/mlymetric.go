@@ -53,13 +53,20 @@ type window struct {
 // perfCounters are mly's {model}Perf counter names, in mly's order.
 var perfCounters = []string{"error", "eval", "pending", "timeout", "invalid", "canceled", "deadlineExceeded", "overloaded"}
 
-// operations holds the operations the server records itself.
+// operations holds the operations the server records itself, each under its own lock (the
+// eval hot path records one event per request).
 type operations struct {
 	mu  sync.Mutex
-	ops map[string]*operation
+	ops map[string]*recorded
 }
 
-func newOperations() *operations { return &operations{ops: map[string]*operation{}} }
+// recorded is an operation being recorded.
+type recorded struct {
+	mu sync.Mutex
+	op *operation
+}
+
+func newOperations() *operations { return &operations{ops: map[string]*recorded{}} }
 
 func newOperation(name, description string, counterNames []string) *operation {
 	return &operation{
@@ -69,17 +76,27 @@ func newOperation(name, description string, counterNames []string) *operation {
 	}
 }
 
-// record counts one event of the operation name (created on first use) taking took.
-func (o *operations) record(name string, took time.Duration, counterName string) {
-	us := took.Microseconds()
-	now := time.Now()
+// perf is the {model}Perf operation of a model (created on first use), to record its eval
+// requests.
+func (o *operations) perf(model string) *recorded {
+	name := model + "Perf"
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	op := o.ops[name]
-	if op == nil {
-		op = newOperation(name, name[:len(name)-len("Perf")]+" service performance", perfCounters)
-		o.ops[name] = op
+	r := o.ops[name]
+	if r == nil {
+		r = &recorded{op: newOperation(name, model+" service performance", perfCounters)}
+		o.ops[name] = r
 	}
+	return r
+}
+
+// record counts one event that took took and ended at now.
+func (r *recorded) record(now time.Time, took time.Duration, counterName string) {
+	us := took.Microseconds()
+	minute := now.Truncate(time.Minute)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	op := r.op
 	op.Count++
 	op.TimeTaken += us
 	op.Max = max(op.Max, us)
@@ -87,7 +104,6 @@ func (o *operations) record(name string, took time.Duration, counterName string)
 		op.Min = us
 	}
 	op.counts[counterName]++
-	minute := now.Truncate(time.Minute)
 	if len(op.Recent) == 0 || op.Recent[0].start.Before(minute) {
 		op.Recent = append([]*window{{start: minute, counts: map[string]int64{}}}, op.Recent...)
 		if len(op.Recent) > 2 {
@@ -110,7 +126,9 @@ func (o *operations) snapshot() []operation {
 	defer o.mu.Unlock()
 	out := make([]operation, 0, len(o.ops))
 	for _, name := range sortedKeys(o.ops) {
-		op := *o.ops[name]
+		r := o.ops[name]
+		r.mu.Lock()
+		op := *r.op
 		op.Avg = avg(op.TimeTaken, op.Count)
 		op.Counters = counters(op.names, op.counts, op.Count)
 		recent := make([]*window, len(op.Recent))
@@ -120,6 +138,7 @@ func (o *operations) snapshot() []operation {
 			c.Counters = counters(op.names, c.counts, c.Count)
 			recent[i] = &c
 		}
+		r.mu.Unlock()
 		op.Recent = recent
 		out = append(out, op)
 	}

@@ -29,6 +29,23 @@ type model struct {
 	options  metacall.BatcherOptions
 	dictHash atomic.Int64 // as of the last answer (the runtime may reload the model)
 	memo     *memo        // nil: every request reaches the runtime (memo.go)
+	head     atomic.Pointer[answerHead]
+}
+
+// answerHead is the envelope's head for one dictionary hash (formatted once, not per answer).
+type answerHead struct {
+	dictHash int64
+	head     []byte
+}
+
+// envelope is the head of a success answer under dictHash (response.go: envelopeHead).
+func (m *model) envelope(dictHash int64) []byte {
+	if h := m.head.Load(); h != nil && h.dictHash == dictHash {
+		return h.head
+	}
+	h := &answerHead{dictHash: dictHash, head: envelopeHead(dictHash)}
+	m.head.Store(h)
+	return h.head
 }
 
 func newModel(d ModelDescription, limits memoLimits) *model {

@@ -30,10 +30,19 @@ func putBuffer(b *[]byte) {
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	// net/http sets the Content-Length of a body it holds whole when the handler returns
+	// (HTTP/1.1: under 2 KiB, without allocating; HTTP/2: any); a longer one is sent with
+	// ours rather than chunked.
+	if len(body) >= smallBody {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// smallBody is net/http's bufferBeforeChunkingSize: a body shorter than this, written in one
+// piece, is held until the handler returns.
+const smallBody = 2048
 
 var jsonContentType = []string{"application/json"}
 
@@ -48,16 +57,22 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	putBuffer(buf)
 }
 
-// appendEnvelope appends the success envelope up to its data:
-// {"status":"ok","dictHash":N,"serviceTimeMcs":N,"data":  (the caller appends data and '}').
-func appendEnvelope(b []byte, dictHash, serviceMcs int64) []byte {
-	b = append(b, `{"status":"ok",`...)
+// envelopeHead is the start of a success answer up to serviceTimeMcs's value:
+// {"status":"ok","dictHash":N,"serviceTimeMcs":  (dictHash omitted when 0, as mly).
+func envelopeHead(dictHash int64) []byte {
+	b := []byte(`{"status":"ok",`)
 	if dictHash != 0 {
 		b = append(b, `"dictHash":`...)
 		b = strconv.AppendInt(b, dictHash, 10)
 		b = append(b, ',')
 	}
-	b = append(b, `"serviceTimeMcs":`...)
+	return append(b, `"serviceTimeMcs":`...)
+}
+
+// appendEnvelope appends the success envelope up to its data: head (envelopeHead), the
+// service time and ,"data": (the caller appends data and '}').
+func appendEnvelope(b, head []byte, serviceMcs int64) []byte {
+	b = append(b, head...)
 	b = strconv.AppendInt(b, serviceMcs, 10)
 	return append(b, `,"data":`...)
 }

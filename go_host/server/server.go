@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ func newServer(d *Description, limits memoLimits) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such path: "+r.URL.Path)
 	})
-	s.handler = recoverJSON(s.mux)
+	s.handler = recoverJSON(http.HandlerFunc(s.route))
 	s.http = newHTTPServer(d.Endpoint, s.handler) // starting.go: shared with the start-up server
 	return s
 }
@@ -117,6 +118,36 @@ func recoverJSON(next http.Handler) http.Handler {
 	})
 }
 
+// evalPrefix and evalSuffix frame an eval path: /v1/api/model/{id}/eval.
+const (
+	evalPrefix = "/v1/api/model/"
+	evalSuffix = "/eval"
+)
+
+// evalModel is the served model of a clean eval path (/v1/api/model/{id}/eval with a
+// served id), or nil: the mux routes every other path, unclean ones included.
+func (s *Server) evalModel(path string) *model {
+	rest, ok := strings.CutPrefix(path, evalPrefix)
+	if !ok {
+		return nil
+	}
+	id, ok := strings.CutSuffix(rest, evalSuffix)
+	if !ok || strings.IndexByte(id, '/') >= 0 {
+		return nil
+	}
+	return s.models[id]
+}
+
+// route sends an eval request of a served model straight to its handler (the hot path: no
+// pattern matching), everything else through the mux.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if m := s.evalModel(r.URL.Path); m != nil {
+		s.eval(w, r, m)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
 func (s *Server) model(w http.ResponseWriter, r *http.Request) *model {
 	id := r.PathValue("id")
 	m := s.models[id]
@@ -127,11 +158,13 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) *model {
 }
 
 func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	m := s.model(w, r)
-	if m == nil {
-		return
+	if m := s.model(w, r); m != nil {
+		s.eval(w, r, m)
 	}
+}
+
+func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
+	start := requestStart(w)
 	// key is what the memo knows the request by: the body, or '?' and the query (a body that
 	// decodes starts with '{' or a space, so the two never meet).
 	var (
@@ -168,8 +201,8 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 	var version uint64
 	if m.memo != nil {
 		version = metacall.ModelsVersion()
-		if data, dictHash, ok := m.memo.get(key, version); ok {
-			writeAnswer(w, dictHash, time.Since(start), data)
+		if data, dictHash, ok := m.memo.get(key, version, memoTime(start)); ok {
+			writeAnswer(w, m.envelope(dictHash), time.Since(start), data)
 			return
 		}
 	}
@@ -196,7 +229,7 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := getBuffer()
-	b := appendEnvelope((*out)[:0], ans.dictHash, time.Since(start).Microseconds())
+	b := appendEnvelope((*out)[:0], m.envelope(ans.dictHash), time.Since(start).Microseconds())
 	from := len(b)
 	b = appendData(b, ans.rows, req.batch)
 	data := b[from:]
@@ -211,9 +244,9 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeAnswer writes a success whose data is already encoded (a memo hit).
-func writeAnswer(w http.ResponseWriter, dictHash int64, took time.Duration, data []byte) {
+func writeAnswer(w http.ResponseWriter, head []byte, took time.Duration, data []byte) {
 	out := getBuffer()
-	b := appendEnvelope((*out)[:0], dictHash, took.Microseconds())
+	b := appendEnvelope((*out)[:0], head, took.Microseconds())
 	b = append(append(b, data...), '}')
 	writeJSON(w, http.StatusOK, b)
 	*out = b
