@@ -1,7 +1,8 @@
 // Package server is mlbridge's HTTP service: viant/mly's REST API over the one embedded
 // runtime. The models, the prediction cache and the configuration all live in the runtime
 // (bridge.mly); this package decodes requests, coalesces concurrent requests into one runtime
-// call per batch (metacall.Batcher), and writes mly's responses.
+// call per batch (metacall.Batcher), and writes mly's responses. A request it answered before,
+// byte for byte, is answered from its memo without the runtime (memo.go).
 //
 //	/v1/api/model/{id}/eval               GET (query: one row), POST or PUT (JSON body)
 //	/v1/api/model/{id}/meta/config        mly's config.Remote (what mly's Go client reads)
