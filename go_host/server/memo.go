@@ -28,7 +28,8 @@ import (
 //     (metacall.ModelsVersion, one atomic load of a counter in libmetacall.so, no call, no GIL)
 //     after it swaps a version in, and an answer is stored under the version read before the
 //     runtime call that produced it, so an answer of the old version is never kept past it;
-//   - bounded in entries and bytes per model, least recently used first out.
+//   - bounded in entries and bytes per model (16,384 and 4 MiB: a few MiB of the process's
+//     hundreds), least recently used first out; an answer over 64 KiB is not kept.
 //
 // Sixteen shards, each a map and an LRU list (container/list) under its own mutex: a hit is a
 // map lookup and a move to the front. Written here rather than taken from a module because it
@@ -37,8 +38,8 @@ import (
 const (
 	memoShards = 16
 	// Bounds of one model's memo (the bytes count keys, answers and memoOverhead each).
-	defaultMemoEntries = 32 << 10
-	defaultMemoBytes   = 8 << 20
+	defaultMemoEntries = 16 << 10
+	defaultMemoBytes   = 4 << 20
 	// memoOverhead is what an entry costs beyond its key and answer: the map slot, the list
 	// element and the entry itself (an estimate).
 	memoOverhead = 160
