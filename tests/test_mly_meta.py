@@ -100,6 +100,34 @@ def test_describe_gives_the_server_what_it_needs(served: Runtime) -> None:
     assert {f["kind"] for f in sli["fields"]} == {"string"}
     assert sli["batch"]["maxBatchSize"] == 16 and sli["batch"]["batchWaitMicros"] == 500
     assert ko["dictHash"] == 0 and ko["batch"] is None and ko["outputs"] == ["i0_copy", "i1_copy"]
+    # The server's memo keeps sli's answers at most the datastore's TTL, and none of ko's.
+    assert sli["memoTtlMs"] == 30000 and ko["memoTtlMs"] == 0
+
+
+def test_the_memo_ttl_is_the_shortest_tier_ttl(
+    runtime: Runtime, mly_loader: MlyLoader, mly_models: Path, tmp_path: Path
+) -> None:
+    """An L2 with a TTL of its own shorter than the datastore's bounds the memo too (no
+    server is contacted: Redis connects on first use)."""
+    runtime.register_loader("mly-server", ServerLoader(mly_loader))
+    path = write_config(
+        tmp_path,
+        f"""
+Models: [{{ID: sli, URL: {mly_models}/string_lookups_int_model, DataStore: d}}]
+Datastores:
+  - ID: d
+    Cache: {{SizeMb: 1}}
+    TimeToLiveMs: 60000
+    Connection: r
+    Namespace: ns
+    Dataset: l1
+    L2: {{Connection: r, Namespace: ns, Dataset: l2, TimeToLiveMs: 5000}}
+Connections: [{{ID: r, Kind: redis, Hostnames: 127.0.0.1, Port: 1}}]
+""",
+    )
+    runtime.load_from_file("mly-server", [path])
+    (sli,) = json.loads(runtime.call(DESCRIBE))["models"]
+    assert sli["memoTtlMs"] == 5000
 
 
 def test_meta_is_in_mlys_shapes(served: Runtime) -> None:
