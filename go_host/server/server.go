@@ -233,13 +233,13 @@ func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 	b := appendEnvelope((*out)[:0], m.envelope(ans.dictHash), time.Since(start).Microseconds())
 	from := len(b)
 	b = appendData(b, ans.rows, req.batch)
-	data := b[from:]
+	// Kept before it is written: a client that has the answer finds it in the memo. Requests
+	// with a cache_key reach the runtime every time: it counts the disagreements.
+	if m.memo != nil && req.cacheKeys == nil {
+		m.memo.put(key, version, b[from:], ans.dictHash)
+	}
 	b = append(b, '}')
 	writeJSON(w, http.StatusOK, b)
-	// Requests with a cache_key reach the runtime every time: it counts the disagreements.
-	if m.memo != nil && req.cacheKeys == nil {
-		m.memo.put(key, version, data, ans.dictHash)
-	}
 	*out = b
 	putBuffer(out)
 }
