@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -313,18 +312,7 @@ func memoServer(t *testing.T, limits memoLimits, ttlMs int64) *opsServer {
 			d.Models[i].MemoTTLMs = ttlMs
 		}
 	}
-	srv := newServer(&d, limits)
-	l, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &opsServer{srv: srv, url: "http://" + l.Addr().String(), client: h1}
+	return startOpsWith(t, OpsSettings{}, &d, limits)
 }
 
 func TestMemoEntriesLiveNoLongerThanTheDatastoresTTL(t *testing.T) {

@@ -44,11 +44,17 @@ type opsServer struct {
 
 func startOps(t *testing.T, settings OpsSettings, desc *Description) *opsServer {
 	t.Helper()
+	return startOpsWith(t, settings, desc, defaultMemoLimits)
+}
+
+// startOpsWith is startOps with the memo's bounds.
+func startOpsWith(t *testing.T, settings OpsSettings, desc *Description, limits memoLimits) *opsServer {
+	t.Helper()
 	needServer(t)
 	if desc == nil {
 		desc = testServer.Description()
 	}
-	srv := New(desc)
+	srv := newServer(desc, limits)
 	o, err := NewOpsWith(srv, settings)
 	if err != nil {
 		t.Fatal(err)
