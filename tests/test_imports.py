@@ -43,3 +43,16 @@ def test_the_default_runtime_has_its_loaders_from_where_it_is_built() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120
     ).stdout
     assert out.splitlines()[-1] == "['mly', 'mly-server', 'py']"
+
+
+def test_a_memory_only_datastore_imports_no_remote_client() -> None:
+    code = (
+        "from bridge.cache.factory import open_datastore\n"
+        "from bridge.config import parse_config\n"
+        "config = parse_config('Models: [{ID: m, URL: /nowhere, DataStore: d}]\\n'\n"
+        "                      'Datastores: [{ID: d, Cache: {SizeMB: 1}}]\\n')\n"
+        "open_datastore(config.datastores[0], config).close()"
+    )
+    imported = imported_after(code)
+    assert "bridge.cache" in imported  # the code ran
+    assert imported.isdisjoint({"redis", "aerospike"})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from bridge.cache.aerospike_store import AerospikeStore
 from bridge.cache.backend import Backend
 from bridge.cache.breaker import Breaker
 from bridge.cache.memory import MemoryStore
-from bridge.cache.redis_store import RedisStore
 from bridge.cache.tiered import Tier, TieredStore
 from bridge.config import Config, Datastore, Reference
 
@@ -30,8 +28,14 @@ def _remote(tier: str, spec: Datastore, ref: Reference | None, config: Config) -
     conn = config.connection(ref.connection)
     name = f"{spec.id}.{tier}"
     backend: Backend
+    # Each client is imported with the first tier that uses it: redis-py alone is ~6 MB of a
+    # server's RSS, which a memory-only datastore does not need.
     if conn.kind == "redis":
+        from bridge.cache.redis_store import RedisStore
+
         backend = RedisStore.connect(name, conn, ref.namespace, ref.dataset)
     else:
+        from bridge.cache.aerospike_store import AerospikeStore
+
         backend = AerospikeStore.connect(name, conn, ref.namespace, ref.dataset)
     return Tier(tier, Breaker(backend, conn.backoff), ref.time_to_live_ms, ref.read_only)
