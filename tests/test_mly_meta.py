@@ -156,13 +156,16 @@ def test_serve_answers_each_request_and_reads_through_the_cache(served: Runtime)
             [[{"sa": "a", "sl": "a"}], None],
             [[{"sa": "zz", "sl": "a"}, {"sa": "b", "sl": "c"}], ["[UNK]/a", "not/ours"]],
             [[{"sa": 1, "sl": "a"}], None],
+            [[{"sa": "b", "sl": "c"}], ["b/c"]],
         ],
     )
     assert answers[0] == [SLI_HASH, [{"expand": 25}]]
-    assert answers[1] == [SLI_HASH, [{"expand": 10}, {"expand": 12}]]
+    # With the client's keys: how many differ (the server memoises only an answer with 0).
+    assert answers[1] == [SLI_HASH, [{"expand": 10}, {"expand": 12}], 1]
     assert answers[2] == "field 'sa': expected a string, got int 1"
+    assert answers[3] == [SLI_HASH, [{"expand": 12}], 0]
     stats = json.loads(served.call(META, "sli", "stats"))
-    assert stats["server"] == {"requests": 3, "refused": 1, "cache_key_disagreements": 1}
+    assert stats["server"] == {"requests": 4, "refused": 1, "cache_key_disagreements": 1}
     assert stats["model"]["evaluations"] == 1 and stats["model"]["rows_evaluated"] == 3
     # Every row again: all from the cache, no evaluation.
     again = served.call("sli.serve", [[[{"sa": "b", "sl": "c"}, {"sa": "a", "sl": "a"}], None]])

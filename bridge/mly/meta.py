@@ -7,7 +7,9 @@ loads the models as the ``"mly"`` loader does (``<ID>.eval``, ``<ID>.process_bat
   ``[rows, cache_keys]`` (one entry per coalesced HTTP request; ``cache_keys`` is the client's
   ``cache_key`` list or ``None``). All rows go through the cache and the model together (one
   :meth:`~bridge.mly.service.ModelService.process_many`); the answer has one entry per request:
-  ``[dict_hash, [outputs, …]]``, a string saying why that request's rows were refused, or
+  ``[dict_hash, [outputs, …]]`` (plus, when the request gave ``cache_keys`` and the model has
+  a cache, how many of them differ from the server's keys), a string saying why that request's
+  rows were refused, or
   ``{"error": …}`` when the model failed on them (the other requests of the call still get
   their answers).
 * ``mlbridge.server.describe()``: the endpoint settings and, per model, its fields, outputs and
@@ -87,7 +89,10 @@ class ServedModel:
                 continue
             given = requests[i][1]
             if given is not None and keys is not None:
-                disagreements += sum(1 for a, b in zip(given, keys[i], strict=False) if a != b)
+                differ = sum(1 for a, b in zip(given, keys[i], strict=False) if a != b)
+                disagreements += differ
+                out.append([dict_hash, result, differ])  # the server memoises only 0
+                continue
             out.append([dict_hash, result])
         self.counters.add_many(
             requests=len(requests), refused=refused, cache_key_disagreements=disagreements

@@ -69,12 +69,13 @@ func TestAFullQueueAnswers429(t *testing.T) {
 		wg.Add(2)
 		go func() { defer wg.Done(); replies[0] = post(t, h1, "tiny", long) }()
 		running := waitFor("running", func(s modelStats) bool { return s.ActiveEvaluators == 1 })
-		// With a cache_key: the memo keeps no answer to such a request, so each one queues.
-		go func() { defer wg.Done(); replies[1] = post(t, h2c, "tiny", `{"sa":"a","sl":"a","cache_key":"a/a"}`) }()
+		// With a cache_key that is not the server's key (a disagreement it counts): the memo
+		// keeps no answer to such a request, so each one queues.
+		go func() { defer wg.Done(); replies[1] = post(t, h2c, "tiny", `{"sa":"a","sl":"a","cache_key":"-"}`) }()
 		queued := running && waitFor("queued", func(s modelStats) bool { return s.BatchQueueLen == 1 })
 		var refused reply
 		if queued {
-			refused = post(t, h2c, "tiny", `{"sa":"b","sl":"b","cache_key":"b/b"}`)
+			refused = post(t, h2c, "tiny", `{"sa":"b","sl":"b","cache_key":"-"}`)
 		}
 		wg.Wait()
 		for i, r := range replies {

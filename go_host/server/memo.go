@@ -19,9 +19,10 @@ import (
 // differs by one byte (even equivalent JSON) is simply a miss, and the runtime answers it.
 //
 // Only models with a datastore are memoised (the runtime answers their repeats from its cache
-// anyway; a model without one is evaluated every time), only answers that succeeded, and only
-// requests without a cache_key (the runtime counts the client keys' disagreements; clients that
-// send keys keep a cache of their own). Consistency rules:
+// anyway; a model without one is evaluated every time), only answers that succeeded, and a
+// request with a cache_key only when the runtime found every key given to be its own (it
+// answers how many differ): a request whose keys differ reaches the runtime every time, which
+// counts each disagreement. Consistency rules:
 //   - an entry lives at most the datastore's shortest TimeToLiveMs (memoTtlMs, from the
 //     runtime) after it was stored;
 //   - a hot reload drops every entry of every model: the runtime bumps its models version

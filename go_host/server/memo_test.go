@@ -279,7 +279,7 @@ func TestMemoAModelWithoutADatastoreIsEvaluatedEveryTime(t *testing.T) {
 	}
 }
 
-func TestMemoKeepsNoErrorsAndNoRequestWithACacheKey(t *testing.T) {
+func TestMemoKeepsNoErrorsNorRequestsWithAnotherCacheKey(t *testing.T) {
 	needServer(t)
 	calls := serveCalls(t, "sli")
 	for range 2 {
@@ -288,16 +288,29 @@ func TestMemoKeepsNoErrorsAndNoRequestWithACacheKey(t *testing.T) {
 	if n := serveCalls(t, "sli") - calls; n != 2 {
 		t.Fatalf("a refused request reached the runtime %v times in 2, want 2", n)
 	}
-	// A client's cache_key is checked by the runtime on every request: disagreements count.
+	// A client's cache_key that is not the runtime's key: every such request reaches the
+	// runtime, which counts the disagreement.
+	disagreeing := `{"sa":"zz","sl":"b","cache_key":"zz/b"}` // ours is [UNK]/b
 	calls = serveCalls(t, "sli")
 	before := stats(t, "sli").Runtime.Server.CacheKeyDisagreements
-	first := post(t, h1, "sli", `{"sa":"zz","sl":"b","cache_key":"zz/b"}`)
-	sameAnswer(t, first, post(t, h1, "sli", `{"sa":"zz","sl":"b","cache_key":"zz/b"}`))
+	first := post(t, h1, "sli", disagreeing)
+	sameAnswer(t, first, post(t, h1, "sli", disagreeing))
 	if n := serveCalls(t, "sli") - calls; n != 2 {
-		t.Fatalf("requests with a cache_key reached the runtime %v times in 2, want 2", n)
+		t.Fatalf("requests with another cache_key reached the runtime %v times in 2, want 2", n)
 	}
 	if n := stats(t, "sli").Runtime.Server.CacheKeyDisagreements - before; n != 2 {
-		t.Fatalf("%d disagreements counted, want 2 (ours is [UNK]/b)", n)
+		t.Fatalf("%d disagreements counted, want 2", n)
+	}
+	// The runtime's own key (as mly's client and ours send it): kept like any other answer.
+	agreeing := `{"sa":"zz","sl":"b","cache_key":"[UNK]/b"}`
+	calls = serveCalls(t, "sli")
+	sameAnswer(t, first, post(t, h1, "sli", agreeing))
+	sameAnswer(t, first, post(t, h1, "sli", agreeing))
+	if n := serveCalls(t, "sli") - calls; n != 1 {
+		t.Fatalf("requests with the runtime's cache_key reached it %v times in 2, want 1", n)
+	}
+	if n := stats(t, "sli").Runtime.Server.CacheKeyDisagreements - before; n != 2 {
+		t.Fatalf("%d disagreements counted in all, want 2", n)
 	}
 }
 

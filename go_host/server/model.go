@@ -97,6 +97,8 @@ func batcherOptions(b *Batch) metacall.BatcherOptions {
 type answer struct {
 	dictHash int64
 	rows     []interface{}
+	// keysAgreed: the request gave cache_keys and every one was the runtime's own key.
+	keysAgreed bool
 }
 
 // evalError carries the HTTP status an evaluation failure maps to.
@@ -125,12 +127,17 @@ func (m *model) evaluate(ctx context.Context, req *evalRequest) (*answer, error)
 		msg, _ := v["error"].(string)
 		return nil, &evalError{http.StatusInternalServerError, "model failure: " + msg}
 	case []interface{}:
-		if len(v) == 2 {
+		// [dictHash, rows], or with the client's cache_keys [dictHash, rows, disagreements]
+		if len(v) == 2 || len(v) == 3 {
 			hash, okHash := v[0].(int64)
 			rows, okRows := v[1].([]interface{})
 			if okHash && okRows && len(rows) == len(req.rows) {
 				m.dictHash.Store(hash)
-				return &answer{dictHash: hash, rows: rows}, nil
+				ans := &answer{dictHash: hash, rows: rows}
+				if len(v) == 3 {
+					ans.keysAgreed = v[2] == int64(0)
+				}
+				return ans, nil
 			}
 		}
 	}

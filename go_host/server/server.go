@@ -233,9 +233,10 @@ func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 	b := appendEnvelope((*out)[:0], m.envelope(ans.dictHash), time.Since(start).Microseconds())
 	from := len(b)
 	b = appendData(b, ans.rows, req.batch)
-	// Kept before it is written: a client that has the answer finds it in the memo. Requests
-	// with a cache_key reach the runtime every time: it counts the disagreements.
-	if m.memo != nil && req.cacheKeys == nil {
+	// Kept before it is written: a client that has the answer finds it in the memo. A request
+	// whose cache_key differs from the runtime's key is not kept: the runtime counts the
+	// disagreements of every such request.
+	if m.memo != nil && (req.cacheKeys == nil || ans.keysAgreed) {
 		m.memo.put(key, version, b[from:], ans.dictHash)
 	}
 	b = append(b, '}')
