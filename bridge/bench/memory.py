@@ -80,6 +80,7 @@ class TreeSampler:
         self._peak_rss = 0
         self._peak_pss = 0
         self._peak_count = 0
+        self._seen: set[int] = set()  # the pids of the previous sample
         self._thread = threading.Thread(target=self._run, name="mem-sampler", daemon=True)
 
     def __enter__(self) -> TreeSampler:
@@ -104,7 +105,8 @@ class TreeSampler:
             procs = [self._root, *self._root.children(recursive=True)]
         except psutil.Error:
             return
-        rss = pss = count = 0
+        rss = pss = 0
+        alive: set[int] = set()
         for proc in procs:
             try:
                 full = proc.memory_full_info()  # reads smaps_rollup: both RSS and PSS
@@ -112,7 +114,12 @@ class TreeSampler:
                 continue
             rss += full.rss
             pss += getattr(full, "pss", full.rss)
-            count += 1
+            alive.add(proc.pid)
+        # A process counts once two samples in a row saw it: the embedded interpreter runs
+        # short-lived helpers (Python's platform module runs `uname -p` while TensorFlow loads)
+        # that are not workers holding a model.
+        count = len(alive & self._seen) if self._seen else len(alive)
+        self._seen = alive
         self._peak_rss = max(self._peak_rss, rss)
         self._peak_pss = max(self._peak_pss, pss)
         self._peak_count = max(self._peak_count, count)
