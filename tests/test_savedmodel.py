@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,20 @@ def test_the_flat_call_answers_as_the_public_call(mly: dict[str, SavedModel], na
     tensors = model.encode({t.name: [sample_value(t.dtype)] * 3 for t in model.signature.inputs})
     public = model.decode(model._function(**tensors))
     assert model.decode(model.predict_tensors(tensors)) == public
+
+
+def test_tensorflow_threads_sleep_when_idle(mly_models: Path) -> None:
+    # In a process of its own: another test may have started TensorFlow before this module.
+    script = (
+        "import sys\n"
+        "from bridge.models import savedmodel\n"
+        "from tensorflow.python.eager import context\n"
+        "savedmodel.SavedModel(sys.argv[1]).predict({'tv': ['a b'], 'sl': ['a']})\n"
+        "print(savedmodel.THREADS_SLEEP_WHEN_IDLE,"
+        " context.context().config.experimental.disable_thread_spinning)\n"
+    )
+    model = str(mly_models / "vectorization_int_model")
+    out = subprocess.run(
+        [sys.executable, "-c", script, model], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "True"]
