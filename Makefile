@@ -34,8 +34,9 @@ demo: setup
 test: setup lint
 	$(MAKE) test-python test-c test-go
 
-# bench-deps: the Python suite runs the wine benchmark's smoke test (every approach, 50 reviews).
-test-python: setup bench-deps
+# bench-deps: the Python suite runs the wine benchmark's smoke test (every approach, 50 reviews);
+# mly-peer: the client's tests run against viant/mly's own server as well as ours.
+test-python: setup bench-deps mly-peer
 	$(PY) -m pytest
 
 test-c: setup
