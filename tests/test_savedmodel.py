@@ -178,12 +178,21 @@ def test_every_mly_model_predicts_a_batch(mly: dict[str, SavedModel], name: str)
 
 
 @pytest.mark.parametrize("name", MLY_MODELS)
-def test_the_flat_call_answers_as_the_public_call(mly: dict[str, SavedModel], name: str) -> None:
+def test_the_caller_thread_session_answers_as_the_eager_signature(
+    mly: dict[str, SavedModel], mly_models: Path, name: str
+) -> None:
+    import tensorflow as tf
+
     model = mly[name]
-    assert model._flat_inputs is not None, "TensorFlow's flat call is gone: predict is slower"
-    tensors = model.encode({t.name: [sample_value(t.dtype)] * 3 for t in model.signature.inputs})
-    public = model.decode(model._function(**tensors))
-    assert model.decode(model.predict_tensors(tensors)) == public
+    assert model.runs_in_caller_thread, "the graph loader could not read it: calls hop threads"
+    arrays = model.encode({t.name: [sample_value(t.dtype)] * 3 for t in model.signature.inputs})
+    eager = tf.saved_model.load(str(mly_models / name)).signatures["serving_default"]
+    tensors = {n: tf.constant(a, dtype=model.input_dtypes[n]) for n, a in arrays.items()}
+    assert model.decode(model.predict_tensors(arrays)) == model.decode(eager(**tensors))
+
+
+def test_our_model_runs_in_the_caller_thread(ours: SavedModel) -> None:
+    assert ours.runs_in_caller_thread
 
 
 def test_tensorflow_threads_sleep_when_idle(mly_models: Path) -> None:
