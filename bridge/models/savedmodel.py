@@ -248,9 +248,27 @@ class SavedModel:
                 result: dict[str, Any] = function._call_flat(flat, function.captured_inputs)
             else:
                 result = function(**ready)
-        except (tf.errors.InvalidArgumentError, ValueError, TypeError) as exc:
+        except (
+            tf.errors.InvalidArgumentError,
+            tf.errors.InternalError,
+            ValueError,
+            TypeError,
+        ) as exc:
+            self._name_unencodable(tensors)
             raise ModelError(f"{self.path.name}: prediction failed: {_first_line(exc)}") from exc
         return result
+
+    def _name_unencodable(self, tensors: Mapping[str, np.ndarray[Any, Any]]) -> None:
+        """A str that is not UTF-8 (a lone surrogate) fails only inside TensorFlow: name it."""
+        for info in self.signature.inputs:
+            if info.dtype != "string":
+                continue
+            for value in tensors[info.name].flat:
+                if type(value) is str:
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError as exc:
+                        raise ModelError(f"input {info.name!r}: not string values: {exc}") from None
 
     def decode(self, outputs: Mapping[str, Any]) -> dict[str, list[Any]]:
         """Output arrays (or eager tensors) as plain Python lists, in signature order."""
