@@ -256,6 +256,19 @@ func TestMemoADifferentBodyIsAMissWithTheRightAnswer(t *testing.T) {
 	}
 }
 
+func TestMemoABodyLikeAQueryIsNotAnsweredFromTheQuerysEntry(t *testing.T) {
+	needServer(t)
+	query := fmt.Sprintf("tv=memo+query+%d&sl=a", time.Now().UnixNano())
+	data(t, do(t, h1, http.MethodGet, "/v1/api/model/vec/eval?"+query, ""))
+	data(t, do(t, h1, http.MethodGet, "/v1/api/model/vec/eval?"+query, "")) // now in the memo
+	for _, method := range []string{http.MethodPost, http.MethodPut} {
+		r := do(t, h1, method, "/v1/api/model/vec/eval", "?"+query)
+		if r.status != http.StatusBadRequest || string(r.envelope["status"]) != `"error"` {
+			t.Fatalf("%s with the body ?%s: %d %s, want a JSON 400", method, query, r.status, r.body)
+		}
+	}
+}
+
 func TestMemoAModelWithoutADatastoreIsEvaluatedEveryTime(t *testing.T) {
 	needServer(t)
 	if testServer.models["ko"].memo != nil {

@@ -166,8 +166,9 @@ func (s *Server) serveEval(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 	start := requestStart(w)
-	// key is what the memo knows the request by: the body, or '?' and the query (a body that
-	// decodes starts with '{' or a space, so the two never meet).
+	// key is what the memo knows the request by: the body, or '?' and the query. The memo is
+	// read before the body is decoded, so a body that starts with '?' (never JSON) has no key:
+	// it must not find a GET's answer, it gets its 400.
 	var (
 		key  []byte
 		body []byte
@@ -187,7 +188,9 @@ func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 		buf := s.bodies.Get().(*[]byte)
 		defer s.bodies.Put(buf)
 		body, err = s.readBody(r, buf)
-		key = body
+		if len(body) > 0 && body[0] != '?' {
+			key = body
+		}
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT")
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: GET with a query, POST or PUT with a JSON body")
@@ -200,7 +203,7 @@ func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 	// The version is read before the runtime call: an answer is kept only if no reload
 	// happened since (memo.put).
 	var version uint64
-	if m.memo != nil {
+	if m.memo != nil && key != nil {
 		version = metacall.ModelsVersion()
 		if data, dictHash, ok := m.memo.get(key, version, memoTime(start)); ok {
 			writeAnswer(w, m.envelope(dictHash), time.Since(start), data)
@@ -236,7 +239,7 @@ func (s *Server) eval(w http.ResponseWriter, r *http.Request, m *model) {
 	// Kept before it is written: a client that has the answer finds it in the memo. A request
 	// whose cache_key differs from the runtime's key is not kept: the runtime counts the
 	// disagreements of every such request.
-	if m.memo != nil && (req.cacheKeys == nil || ans.keysAgreed) {
+	if m.memo != nil && key != nil && (req.cacheKeys == nil || ans.keysAgreed) {
 		m.memo.put(key, version, b[from:], ans.dictHash)
 	}
 	b = append(b, '}')
