@@ -7,10 +7,12 @@ The TensorFlow and under-load tests are in ``test_mly_reload_load.py``.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,38 @@ def test_each_swap_and_only_a_swap_tells_the_models_version_listener(
         assert seen == [{"y": 101}]
     finally:
         versions.on_models_changed(previous)
+
+
+def test_a_swapped_out_version_is_collected_in_a_process_that_froze_its_objects(
+    tmp_path: Path,
+) -> None:
+    """The mly server freezes what it loaded (gc.freeze); a reload must not keep the old
+    model alive for ever through its reference cycles."""
+    made: list[weakref.ref[AddModel]] = []
+
+    def factory(path: Path) -> AddModel:
+        model = AddModel(path)
+        model.cycle = model  # type: ignore[attr-defined]  # as TensorFlow's objects have
+        made.append(weakref.ref(model))
+        return model
+
+    url = write_model(tmp_path / "model", "1")
+    spec = Model(id="add", url=url, inputs=(Field("x", wildcard=True),))
+    service = ModelService(spec, None, predictor_factory=factory)
+    reloader = Reloader()
+    reloader.watch(service, 3_600_000)
+    gc.collect()
+    gc.freeze()
+    try:
+        replace_by_rename(service.url, "100")
+        assert reloader.poll("add") == "settling"
+        assert reloader.poll("add") == "reloaded"
+        assert service.eval({"x": 1}) == {"y": 101}
+        gc.collect()
+        assert made[0]() is None, "the first version is still alive after the swap"
+    finally:
+        reloader.close()
+        gc.unfreeze()
 
 
 def test_a_directory_being_copied_into_waits_until_a_poll_finds_it_unchanged(

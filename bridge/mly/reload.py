@@ -27,6 +27,7 @@ content hash (BLAKE2b over paths and bytes) is compared with the serving version
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -319,8 +320,19 @@ class Reloader:
         w.last_load_s = self._clock() - started
         w.counters.add("reloads")
         w.service.install(version)
+        _refreeze()
         log.info("reloaded %s from %s in %.2fs", w.service.id, url, w.last_load_s)
         return "reloaded"
+
+
+def _refreeze() -> None:
+    """Lets the swapped-out version's reference cycles be collected in a process that froze
+    its objects once loaded (the mly server: ``gc.freeze()`` in ``bridge.mly.meta``): frozen
+    objects are never collected, and a TensorFlow model is full of cycles."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 def _dict_hash(service: ModelService) -> int:
