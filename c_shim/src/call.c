@@ -142,7 +142,7 @@ static int refresh_from(struct mlb_function *f, PyObject *table)
 
 /* Under the GIL: makes f's entry, callable and counts those of the Function now loaded under
    its name; 0, or -1 with a Python exception set (LookupError when it is not loaded). */
-static int refresh(struct mlb_function *f)
+static int refresh_once(struct mlb_function *f)
 {
 	if (f->owner == Py_None) { /* its private handle was cleared (mlb_function_close) */
 		PyErr_Format(PyExc_LookupError, "function not found: '%s' (its handle was cleared)", f->name);
@@ -179,6 +179,20 @@ static int refresh(struct mlb_function *f)
 	if (rc == 0)
 		f->epoch = epoch; /* a table swapped meanwhile bumped table_epoch: read again */
 	Py_XDECREF(old_table);
+	return rc;
+}
+
+/* refresh_once, and f's entry still there: releasing what it replaced can run Python code, and
+   with it another thread's destroy or clear (mlb_functions_forget, mlb_function_close), which
+   lets go of f's entry before the caller reads it. */
+static int refresh(struct mlb_function *f)
+{
+	int rc = refresh_once(f);
+	if (rc == 0 && f->entry == NULL) {
+		PyErr_Format(PyExc_LookupError, "function not found: '%s' (the runtime was destroyed or its handle cleared meanwhile)",
+			     f->name);
+		return -1;
+	}
 	return rc;
 }
 

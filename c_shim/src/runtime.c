@@ -216,7 +216,7 @@ void mlbridge_destroy(long timeout_ms)
 
 /* The models version (mlbridge.h): plain storage read and bumped only with atomic operations,
    so that a Go host can load it through the address without a cgo call. */
-static uint64_t models_version;
+static _Alignas(8) uint64_t models_version; /* 8-aligned on 32-bit ABIs too: Go loads it atomically */
 
 const uint64_t *mlbridge_models_version(void)
 {
