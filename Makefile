@@ -143,7 +143,8 @@ go: shim
 # C API inside the tensorflow-cpu wheel: libtensorflow_cc.so.2 exports the TF_* graph/session
 # calls, libtensorflow_framework.so.2 the rest. graft links -ltensorflow, so build/peers/ holds
 # symlinks under the names the linker and the binary's loader look for (rpath = build/peers).
-# ~50 s on 2 cores; not part of `make test` (tests that use it skip when it is absent).
+# ~50 s on 2 cores; `make test` builds it (test-python), so a wheel without the C API stops
+# `make test` here with a message; tests run without it (plain pytest) skip, naming the target.
 MLY_PEER := $(BUILD)/peers/mly-server
 TF_WHEEL  = $(abspath $(VENV))/lib/python3.11/site-packages/tensorflow
 mly-peer: $(MLY_PEER)

@@ -123,8 +123,7 @@ class ServedModel:
         store = self.service.store
         if store is None:
             return 0
-        tiers = [t for t in (store.local, store.l1, store.l2) if t is not None]
-        return min((t.ttl_ms for t in tiers), default=0)
+        return min((t.ttl_ms for t in store.tiers), default=0)
 
     def remote_config(self) -> dict[str, Any]:
         """mly's ``config.Remote`` (``/meta/config``), which its Go client reads at start-up.
