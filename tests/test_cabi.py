@@ -104,4 +104,9 @@ def test_the_handle_and_inspect_names_are_bridge_handles(cabi: types.ModuleType)
 def test_a_version_swap_bumps_the_shims_models_version(cabi: types.ModuleType) -> None:
     """ModelService.install → versions.models_changed → the C counter that hosts read without
     the GIL (go_host/server's memo drops its answers when it moves)."""
-    assert versions._listener is sys.modules["_mlbridge_cffi"].lib.mlbridge_models_changed
+    bumps: list[None] = []
+    sys.modules["_mlbridge_cffi"].lib.mlbridge_models_changed = lambda: bumps.append(None)
+    importlib.reload(cabi)  # installs the listener again, with the counting lib
+    versions.models_changed()
+    versions.models_changed()
+    assert len(bumps) == 2
