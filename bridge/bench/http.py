@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.bench.memory import peak_rss_mb, process_memory
+from bridge.server import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 FLOOR_BIN = REPO / "build" / "bin" / "httpfloor"
@@ -211,13 +212,7 @@ class Child:
     url: str = ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process, timeout=15)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
